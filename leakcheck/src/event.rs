@@ -1,0 +1,184 @@
+//! Typed events: what the parser makes of one strace line.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// A socket address as strace decoded it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SockAddr {
+    /// AF_INET or AF_INET6 (IPv4-mapped IPv6 addresses are already turned into IPv4).
+    Ip(SocketAddr),
+    /// AF_UNIX: a path, an abstract name (`@name`), or an unnamed socket (empty path).
+    Unix {
+        /// The path or abstract name, with C escapes undone.
+        path: String,
+        /// True for the abstract namespace (`sun_path=@"..."`).
+        is_abstract: bool,
+    },
+    /// AF_NETLINK: talks to the kernel only.
+    Netlink,
+    /// AF_UNSPEC: a disconnect.
+    Unspec,
+    /// Another family (AF_VSOCK, AF_PACKET, ...), kept as strace named it.
+    Other(String),
+    /// The address could not be decoded (a raw pointer, or a structure strace cut short).
+    Undecoded(String),
+}
+
+impl SockAddr {
+    /// Builds an IP address, judging IPv4-mapped IPv6 addresses as the IPv4 address.
+    pub fn ip(ip: IpAddr, port: u16) -> SockAddr {
+        let ip = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            },
+            v4 => v4,
+        };
+        SockAddr::Ip(SocketAddr::new(ip, port))
+    }
+}
+
+impl fmt::Display for SockAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SockAddr::Ip(addr) => write!(f, "{addr}"),
+            SockAddr::Unix {
+                path,
+                is_abstract: true,
+            } => write!(f, "unix:@{path}"),
+            SockAddr::Unix { path, .. } => write!(f, "unix:{path}"),
+            SockAddr::Netlink => f.write_str("netlink"),
+            SockAddr::Unspec => f.write_str("unspec"),
+            SockAddr::Other(family) => f.write_str(family),
+            SockAddr::Undecoded(raw) => write!(f, "undecoded address {raw}"),
+        }
+    }
+}
+
+/// The three system calls that can carry a destination with the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SendCall {
+    /// sendto(2)
+    Sendto,
+    /// sendmsg(2)
+    Sendmsg,
+    /// sendmmsg(2)
+    Sendmmsg,
+}
+
+impl SendCall {
+    /// The system call's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendCall::Sendto => "sendto",
+            SendCall::Sendmsg => "sendmsg",
+            SendCall::Sendmmsg => "sendmmsg",
+        }
+    }
+}
+
+/// How a traced process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessEnd {
+    /// `+++ exited with N +++`
+    Exited(i32),
+    /// `+++ killed by SIGNAME +++`
+    Killed(String),
+}
+
+/// One traced system call or process event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// socket(family, type, protocol); `fd` is None when it failed.
+    Socket {
+        /// e.g. `AF_INET`, or a number for a family strace does not know.
+        family: String,
+        /// e.g. `SOCK_STREAM|SOCK_CLOEXEC`
+        sock_type: String,
+        /// e.g. `IPPROTO_TCP`
+        protocol: String,
+        /// The new descriptor.
+        fd: Option<i32>,
+    },
+    /// connect(fd, addr)
+    Connect {
+        /// Socket descriptor.
+        fd: i32,
+        /// Destination.
+        addr: SockAddr,
+        /// Whether the call returned 0.
+        ok: bool,
+    },
+    /// bind(fd, addr)
+    Bind {
+        /// Socket descriptor.
+        fd: i32,
+        /// Local address.
+        addr: SockAddr,
+        /// Whether the call returned 0.
+        ok: bool,
+    },
+    /// listen(fd, backlog)
+    Listen {
+        /// Socket descriptor.
+        fd: i32,
+        /// Whether the call returned 0.
+        ok: bool,
+    },
+    /// getsockname(fd) that succeeded: tells the port a `bind(..:0)` got.
+    SockName {
+        /// Socket descriptor.
+        fd: i32,
+        /// Local address.
+        addr: SockAddr,
+    },
+    /// sendto/sendmsg/sendmmsg.
+    Send {
+        /// Which call.
+        call: SendCall,
+        /// Socket descriptor.
+        fd: i32,
+        /// Every explicit destination (empty when sent on a connected socket).
+        destinations: Vec<SockAddr>,
+        /// First bytes of the payload when strace printed it as a string (sendto only).
+        payload: Option<Vec<u8>>,
+        /// Netlink message types in the request (e.g. `RTM_GETADDR`).
+        netlink_types: Vec<String>,
+        /// The vector was cut short by strace: some destinations were not seen.
+        truncated: bool,
+    },
+    /// ioctl(fd, request, ...)
+    Ioctl {
+        /// The request as strace names it (`SIOCGIFCONF`).
+        request: String,
+    },
+    /// io_uring_setup/enter/register: socket work the tracer cannot see.
+    IoUring {
+        /// Which call.
+        call: String,
+    },
+    /// execve/execveat.
+    Exec {
+        /// The program path.
+        path: String,
+        /// Whether the call succeeded.
+        ok: bool,
+    },
+    /// A process or thread ended.
+    Exit(ProcessEnd),
+    /// A line that carries nothing to judge (e.g. `+++ superseded by execve +++`).
+    Nothing,
+}
+
+/// One event with the process (thread) that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Thread id as strace prints it.
+    pub pid: u32,
+    /// What happened.
+    pub kind: EventKind,
+    /// The whole call as one text when strace split it over two lines (`<unfinished ...>`,
+    /// `<... resumed>`); None when the line read is the whole call.
+    pub joined: Option<String>,
+}

@@ -1,0 +1,422 @@
+//! The judge: turns events into findings and a verdict, under a policy.
+//!
+//! It is fed in trace order and keeps only what later events need (which socket is bound
+//! where, which unix socket talks to a resolver daemon), so that a trace of millions of
+//! calls is judged in bounded memory. It fails closed: anything it could not observe
+//! fully becomes a problem, and a problem makes the verdict `unverified`.
+
+use crate::event::{Event, EventKind, ProcessEnd, SockAddr};
+use crate::kind::{Kind, Severity};
+use crate::parser::{split_pid, ParseError};
+use crate::policy::Policy;
+use crate::verdict::{Finding, FindingSeverity, Verdict, VerdictKind};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+
+/// Where glibc's nscd client connects: a hosts request here is a name lookup.
+const NSCD_SOCKETS: [&str; 2] = ["/var/run/nscd/socket", "/run/nscd/socket"];
+/// systemd-resolved's varlink sockets: any connection is a name lookup.
+const RESOLVED_DIRS: [&str; 2] = ["/run/systemd/resolve/", "/var/run/systemd/resolve/"];
+/// nscd request types that look up hosts: GETHOSTBYNAME(v6), GETHOSTBYADDR(v6),
+/// GETFDHST (maps the hosts cache, after which lookups need no system call), GETAI.
+const NSCD_HOST_REQUESTS: [i32; 6] = [4, 5, 6, 7, 13, 14];
+/// Socket families that cannot reach the network.
+const LOCAL_FAMILIES: [&str; 5] = ["AF_UNIX", "AF_LOCAL", "AF_NETLINK", "AF_ALG", "AF_UNSPEC"];
+
+/// How the judge knows the traced program ran to its end.
+#[derive(Debug, Clone, Default)]
+struct Root {
+    pid: Option<u32>,
+    started: bool,
+    end: Option<ProcessEnd>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FindingKey {
+    kind: Kind,
+    destination: Option<String>,
+    syscall: String,
+}
+
+/// Judges one traced run. Feed it every event, then call [`Judge::finish`].
+#[derive(Debug)]
+pub struct Judge {
+    policy: Policy,
+    findings: Vec<Finding>,
+    /// Destinations that are exempt if the traced tree turns out to own them.
+    loopback_targets: Vec<Option<SocketAddr>>,
+    index: HashMap<FindingKey, usize>,
+    owned: HashSet<SocketAddr>,
+    owned_any_ports: HashSet<u16>,
+    families: HashMap<(u32, i32), String>,
+    bound: HashMap<(u32, i32), SockAddr>,
+    bound_by_fd: HashMap<i32, SockAddr>,
+    unix_peers: HashMap<(u32, i32), String>,
+    problems: Vec<String>,
+    root: Root,
+}
+
+impl Judge {
+    /// A judge for one run under `policy`.
+    pub fn new(policy: Policy) -> Judge {
+        Judge {
+            policy,
+            findings: Vec::new(),
+            loopback_targets: Vec::new(),
+            index: HashMap::new(),
+            owned: HashSet::new(),
+            owned_any_ports: HashSet::new(),
+            families: HashMap::new(),
+            bound: HashMap::new(),
+            bound_by_fd: HashMap::new(),
+            unix_peers: HashMap::new(),
+            problems: Vec::new(),
+            root: Root::default(),
+        }
+    }
+
+    /// The policy this judge applies.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether a leak (not a warning) has been seen so far.
+    pub fn has_leak(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.severity == FindingSeverity::Leak)
+    }
+
+    /// Records that the trace cannot be trusted, and why.
+    pub fn problem(&mut self, problem: impl Into<String>) {
+        let problem = problem.into();
+        // A broken trace tends to repeat itself; keep the report readable.
+        if self.problems.len() < 20 && !self.problems.contains(&problem) {
+            self.problems.push(problem);
+        }
+    }
+
+    /// Records a line the parser could not read.
+    pub fn parse_error(&mut self, error: &ParseError) {
+        self.problem(error.to_string());
+    }
+
+    /// Judges one event; `line` is the trace line it came from.
+    pub fn observe(&mut self, event: &Event, line: &str) {
+        if self.root.pid.is_none() {
+            self.root.pid = Some(event.pid);
+        }
+        let pid = event.pid;
+        match &event.kind {
+            EventKind::Socket {
+                family,
+                sock_type,
+                fd,
+                ..
+            } => {
+                if let Some(fd) = fd {
+                    self.families.insert((pid, *fd), family.clone());
+                }
+                self.judge_socket(event, line, family, sock_type);
+            }
+            EventKind::Connect { fd, addr, .. } => {
+                if let SockAddr::Unix { path, .. } = addr {
+                    self.unix_peers.insert((pid, *fd), path.clone());
+                }
+                self.judge_destination(event, line, "connect", Kind::Connect, addr);
+            }
+            EventKind::Send {
+                call,
+                fd,
+                destinations,
+                payload,
+                netlink_types,
+                truncated,
+            } => {
+                let syscall = call.as_str();
+                if *truncated {
+                    self.problem(format!(
+                        "{syscall}() vector cut short by strace: some destinations were not seen: {}",
+                        self.trace_text(event, line)
+                    ));
+                }
+                if netlink_types.iter().any(|t| t == "RTM_GETADDR") {
+                    self.report(event, line, Kind::InterfaceEnumeration, None, syscall, None);
+                }
+                for dest in destinations {
+                    self.judge_destination(event, line, syscall, Kind::Send, dest);
+                }
+                if destinations.is_empty() {
+                    self.judge_resolver_request(event, line, syscall, *fd, payload.as_deref());
+                }
+            }
+            EventKind::Bind { fd, addr, ok } => {
+                self.bound.insert((pid, *fd), addr.clone());
+                self.bound_by_fd.insert(*fd, addr.clone());
+                if *ok {
+                    self.own(addr);
+                }
+            }
+            EventKind::SockName { fd, addr } => {
+                self.bound.insert((pid, *fd), addr.clone());
+                self.bound_by_fd.insert(*fd, addr.clone());
+                self.own(addr);
+            }
+            EventKind::Listen { fd, .. } => self.judge_listen(event, line, *fd),
+            EventKind::Ioctl { request } => {
+                if request == "SIOCGIFCONF" || request == "SIOCGIFADDR" {
+                    self.report(event, line, Kind::InterfaceEnumeration, None, "ioctl", None);
+                }
+            }
+            EventKind::IoUring { call } => {
+                let call = call.clone();
+                self.report(event, line, Kind::Untraceable, None, &call, None);
+            }
+            EventKind::Exec { ok, .. } => {
+                if Some(pid) == self.root.pid && *ok {
+                    self.root.started = true;
+                }
+            }
+            EventKind::Exit(end) => {
+                if Some(pid) == self.root.pid {
+                    self.root.end = Some(end.clone());
+                }
+            }
+            EventKind::Nothing => {}
+        }
+    }
+
+    fn judge_socket(&mut self, event: &Event, line: &str, family: &str, sock_type: &str) {
+        let family_name = family.split_whitespace().next().unwrap_or(family);
+        let raw_type = sock_type.contains("SOCK_RAW") || sock_type.contains("SOCK_PACKET");
+        match family_name {
+            "AF_INET" | "AF_INET6" if raw_type => {
+                self.report(event, line, Kind::RawSocket, None, "socket", None)
+            }
+            "AF_INET" | "AF_INET6" => {
+                if !self.policy.ip_allowed() {
+                    self.report(event, line, Kind::IpSocket, None, "socket", None);
+                }
+            }
+            f if LOCAL_FAMILIES.contains(&f) => {}
+            _ => self.report(event, line, Kind::RawSocket, None, "socket", None),
+        }
+    }
+
+    fn judge_destination(
+        &mut self,
+        event: &Event,
+        line: &str,
+        syscall: &str,
+        ip_kind: Kind,
+        addr: &SockAddr,
+    ) {
+        match addr {
+            SockAddr::Ip(ip) => {
+                if self.policy.allows_ip(ip) {
+                    return;
+                }
+                let kind = if matches!(ip.port(), 53 | 853) {
+                    Kind::Dns
+                } else {
+                    ip_kind
+                };
+                let exempt_if_owned = ip.ip().is_loopback().then_some(*ip);
+                self.report(
+                    event,
+                    line,
+                    kind,
+                    Some(addr.to_string()),
+                    syscall,
+                    exempt_if_owned,
+                );
+            }
+            SockAddr::Unix { path, is_abstract } => {
+                if !is_abstract
+                    && RESOLVED_DIRS.iter().any(|dir| path.starts_with(dir))
+                    && !self.policy.allows_unix(path, false)
+                {
+                    self.report(
+                        event,
+                        line,
+                        Kind::Dns,
+                        Some(addr.to_string()),
+                        syscall,
+                        None,
+                    );
+                }
+            }
+            SockAddr::Undecoded(raw) => {
+                let text = self.trace_text(event, line);
+                self.problem(format!("{syscall}() address not decoded ({raw}): {text}"));
+            }
+            SockAddr::Other(_) => {
+                self.report(event, line, Kind::RawSocket, None, syscall, None);
+            }
+            SockAddr::Netlink | SockAddr::Unspec => {}
+        }
+    }
+
+    /// A send without a destination on a unix socket connected to nscd: a name lookup if
+    /// the request is a hosts request, or if the request cannot be read (fail closed).
+    fn judge_resolver_request(
+        &mut self,
+        event: &Event,
+        line: &str,
+        syscall: &str,
+        fd: i32,
+        payload: Option<&[u8]>,
+    ) {
+        let Some(path) = self.unix_peers.get(&(event.pid, fd)) else {
+            return;
+        };
+        if !NSCD_SOCKETS.contains(&path.as_str()) || self.policy.allows_unix(path, false) {
+            return;
+        }
+        let request_type = payload
+            .filter(|p| p.len() >= 8)
+            .map(|p| i32::from_ne_bytes([p[4], p[5], p[6], p[7]]));
+        let is_hosts = match request_type {
+            Some(t) => NSCD_HOST_REQUESTS.contains(&t),
+            None => true,
+        };
+        if is_hosts {
+            let dest = format!("unix:{path}");
+            self.report(event, line, Kind::Dns, Some(dest), syscall, None);
+        }
+    }
+
+    fn judge_listen(&mut self, event: &Event, line: &str, fd: i32) {
+        let bound = self
+            .bound
+            .get(&(event.pid, fd))
+            .or_else(|| self.bound_by_fd.get(&fd))
+            .cloned();
+        match bound {
+            Some(SockAddr::Ip(addr)) if !addr.ip().is_loopback() => {
+                self.report(
+                    event,
+                    line,
+                    Kind::Listen,
+                    Some(addr.to_string()),
+                    "listen",
+                    None,
+                );
+            }
+            Some(_) => {}
+            None => {
+                // listen() on an unbound IP socket binds it to every address.
+                let family = self.families.get(&(event.pid, fd)).map(String::as_str);
+                if matches!(family, Some("AF_INET" | "AF_INET6")) {
+                    self.report(event, line, Kind::Listen, None, "listen", None);
+                }
+            }
+        }
+    }
+
+    fn own(&mut self, addr: &SockAddr) {
+        if let SockAddr::Ip(ip) = addr {
+            if ip.port() == 0 {
+                return;
+            }
+            if ip.ip().is_unspecified() {
+                self.owned_any_ports.insert(ip.port());
+            } else {
+                self.owned.insert(*ip);
+            }
+        }
+    }
+
+    fn is_owned(&self, addr: &SocketAddr) -> bool {
+        self.owned.contains(addr) || self.owned_any_ports.contains(&addr.port())
+    }
+
+    fn trace_text(&self, event: &Event, line: &str) -> String {
+        let call = match &event.joined {
+            Some(joined) => joined.as_str(),
+            None => split_pid(line.trim_end()).1,
+        };
+        format!("{} {}", event.pid, call)
+    }
+
+    fn report(
+        &mut self,
+        event: &Event,
+        line: &str,
+        kind: Kind,
+        destination: Option<String>,
+        syscall: &str,
+        exempt_if_owned: Option<SocketAddr>,
+    ) {
+        let severity = match self.policy.severity(kind) {
+            Severity::Allow => return,
+            Severity::Warn => FindingSeverity::Warning,
+            Severity::Deny => FindingSeverity::Leak,
+        };
+        let key = FindingKey {
+            kind,
+            destination,
+            syscall: syscall.to_string(),
+        };
+        if let Some(&i) = self.index.get(&key) {
+            self.findings[i].occurrences += 1;
+            return;
+        }
+        let finding = Finding {
+            kind,
+            severity,
+            syscall: key.syscall.clone(),
+            pid: event.pid,
+            destination: key.destination.clone(),
+            trace: self.trace_text(event, line),
+            occurrences: 1,
+        };
+        self.index.insert(key, self.findings.len());
+        self.findings.push(finding);
+        self.loopback_targets.push(exempt_if_owned);
+    }
+
+    /// Ends the run: checks the trace was complete and gives the verdict.
+    pub fn finish(mut self) -> Verdict {
+        if !self.root.started {
+            self.problem(
+                "the tracer never started the program (no successful execve in the trace)",
+            );
+        } else if self.root.end.is_none() {
+            self.problem("the trace ended before the program did: the tracer was stopped or died");
+        }
+        // A loopback destination is only known to be the tree's own server once the whole
+        // trace is read: the bind may come from another thread, printed later.
+        let owned: Vec<bool> = self
+            .loopback_targets
+            .iter()
+            .map(|t| t.is_some_and(|t| self.is_owned(&t)))
+            .collect();
+        let mut findings: Vec<Finding> = self
+            .findings
+            .into_iter()
+            .zip(owned)
+            .filter_map(|(finding, owned)| (!owned).then_some(finding))
+            .collect();
+        // Leaks before warnings; the sort is stable so trace order stays within each.
+        findings.sort_by_key(|f| f.severity);
+        let verdict = if findings.iter().any(|f| f.severity == FindingSeverity::Leak) {
+            VerdictKind::Leaked
+        } else if !self.problems.is_empty() {
+            VerdictKind::Unverified
+        } else {
+            VerdictKind::Clean
+        };
+        Verdict {
+            verdict,
+            findings,
+            problems: self.problems,
+            allow: self.policy.allow_list(),
+        }
+    }
+
+    /// How the traced program itself ended, if the trace showed it.
+    pub fn program_end(&self) -> Option<&ProcessEnd> {
+        self.root.end.as_ref()
+    }
+}

@@ -1,0 +1,99 @@
+//! leakcheck: turns proxy leaks into failing tests.
+//!
+//! The data flow follows DESIGN.md: a [`Policy`] says what a program may reach; a
+//! [`tracer::Tracer`] runs the program and yields strace lines; the [`parser`] turns each
+//! line into an [`Event`]; the [`judge::Judge`] turns events into [`Finding`]s and a
+//! [`Verdict`]; the [`report`] module writes what users read.
+
+pub mod event;
+pub mod isolate;
+pub mod judge;
+pub mod kind;
+pub mod parser;
+pub mod policy;
+pub mod report;
+pub mod tracer;
+pub mod verdict;
+
+pub use event::{Event, SockAddr};
+pub use kind::{Kind, Severity};
+pub use leakcheck_macros::leak_free;
+pub use policy::{Endpoint, Policy, PolicyConfig, PolicyError};
+pub use verdict::{Finding, Verdict, VerdictKind};
+
+use judge::Judge;
+use parser::Parser;
+use tracer::{RunResult, TraceError, TracedCommand, Tracer};
+
+/// A traced run and the judge's verdict on it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The verdict, with every finding.
+    pub verdict: Verdict,
+    /// How the program ran.
+    pub run: RunResult,
+}
+
+/// Traces `cmd` with `tracer` and judges it under `policy`: the whole pipeline of
+/// DESIGN.md in one call. Parsing and judging happen while the program runs, line by
+/// line, so a trace is never held in memory.
+pub fn check(
+    tracer: &dyn Tracer,
+    cmd: &TracedCommand,
+    policy: Policy,
+) -> Result<Checked, TraceError> {
+    let mut parser = Parser::new();
+    let mut judge = Judge::new(policy);
+    let mut events = Vec::new();
+    let mut sink = |line: &str| {
+        events.clear();
+        match parser.parse_line(line, &mut events) {
+            Ok(()) => {
+                for event in &events {
+                    judge.observe(event, line);
+                }
+            }
+            Err(error) => judge.parse_error(&error),
+        }
+    };
+    let run = tracer.run(cmd, &mut sink)?;
+    let mut leftover = Vec::new();
+    for error in parser.take_unfinished(&mut leftover) {
+        judge.parse_error(&error);
+    }
+    for event in &leftover {
+        let text = event.joined.clone().unwrap_or_default();
+        judge.observe(event, &text);
+    }
+    for problem in &run.problems {
+        judge.problem(problem.clone());
+    }
+    Ok(Checked {
+        verdict: judge.finish(),
+        run,
+    })
+}
+
+/// Judges a recorded trace (one strace line per item) under `policy`: what [`check`]
+/// does, without running anything. Used for traces that must not be produced live.
+pub fn judge_trace<'a>(lines: impl IntoIterator<Item = &'a str>, policy: Policy) -> Verdict {
+    let mut parser = Parser::new();
+    let mut judge = Judge::new(policy);
+    let mut events = Vec::new();
+    for line in lines {
+        events.clear();
+        match parser.parse_line(line, &mut events) {
+            Ok(()) => events.iter().for_each(|e| judge.observe(e, line)),
+            Err(error) => judge.parse_error(&error),
+        }
+    }
+    events.clear();
+    for error in parser.take_unfinished(&mut events) {
+        judge.parse_error(&error);
+    }
+    for event in &events {
+        let text = event.joined.clone().unwrap_or_default();
+        judge.observe(event, &text);
+    }
+    judge.finish()
+}

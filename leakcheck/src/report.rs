@@ -1,0 +1,176 @@
+//! What users read: the JSON report of DESIGN.md and the human text of a verdict.
+
+use crate::verdict::{Finding, FindingSeverity, Verdict, VerdictKind};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+/// The report's format version.
+pub const REPORT_VERSION: u32 = 1;
+
+/// A test's own result, independent of the leak verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The test (or command) succeeded.
+    Passed,
+    /// It failed (non-zero exit, panic, crash).
+    Failed,
+    /// It was not run.
+    Ignored,
+    /// It ran past its timeout.
+    TimedOut,
+}
+
+impl Outcome {
+    /// The name used in the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Ignored => "ignored",
+            Outcome::TimedOut => "timed-out",
+        }
+    }
+}
+
+/// One test (or one traced command) in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestReport {
+    /// The test binary (or the command's program name).
+    pub binary: String,
+    /// The test's full name (or the command line).
+    pub name: String,
+    /// The test's own result.
+    pub outcome: Outcome,
+    /// clean, leaked or unverified.
+    pub verdict: VerdictKind,
+    /// Every leak and warning.
+    pub findings: Vec<Finding>,
+    /// Why the verdict is unverified, when it is.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub problems: Vec<String>,
+    /// The allow list that applied.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Wall time in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duration_ms: Option<u64>,
+}
+
+impl TestReport {
+    /// A report entry from a verdict.
+    pub fn new(binary: &str, name: &str, outcome: Outcome, verdict: &Verdict) -> TestReport {
+        TestReport {
+            binary: binary.to_string(),
+            name: name.to_string(),
+            outcome,
+            verdict: verdict.verdict,
+            findings: verdict.findings.clone(),
+            problems: verdict.problems.clone(),
+            allow: verdict.allow.clone(),
+            duration_ms: None,
+        }
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Format version: 1.
+    pub version: u32,
+    /// Every test, in the order they were listed.
+    pub tests: Vec<TestReport>,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report {
+            version: REPORT_VERSION,
+            tests: Vec::new(),
+        }
+    }
+}
+
+impl Report {
+    /// Writes the report as pretty JSON, creating parent directories, atomically (a
+    /// reader never sees half a report).
+    pub fn write(&self, path: &Path) -> io::Result<()> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// The human text of a verdict: one block per finding (kind, destination, syscall, pid,
+/// trace line), the problems that made it unverified, and the allow list in force.
+/// Each line starts with `indent`.
+pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
+    let mut out = String::new();
+    let leaks = verdict.leaks().count();
+    let warnings = verdict.findings.len() - leaks;
+    match verdict.verdict {
+        VerdictKind::Leaked => {
+            let _ = writeln!(out, "{indent}LEAKED: {leaks} leak{}", plural(leaks));
+        }
+        VerdictKind::Unverified => {
+            let _ = writeln!(
+                out,
+                "{indent}UNVERIFIED: the trace is incomplete, so this run cannot be called clean"
+            );
+        }
+        VerdictKind::Clean => {
+            let _ = writeln!(out, "{indent}clean: no network leak");
+        }
+    }
+    for finding in &verdict.findings {
+        let tag = match finding.severity {
+            FindingSeverity::Leak => "leak",
+            FindingSeverity::Warning => "warning",
+        };
+        let dest = finding.destination.as_deref().unwrap_or("-");
+        let times = if finding.occurrences > 1 {
+            format!(" ({} times)", finding.occurrences)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{indent}  {tag:<7} {:<21} {dest}  {}() pid {}{times}",
+            finding.kind, finding.syscall, finding.pid
+        );
+        let _ = writeln!(out, "{indent}          {}", finding.trace);
+    }
+    if warnings > 0 && verdict.verdict == VerdictKind::Clean {
+        let _ = writeln!(
+            out,
+            "{indent}  ({warnings} warning{} only)",
+            plural(warnings)
+        );
+    }
+    for problem in &verdict.problems {
+        let _ = writeln!(out, "{indent}  unverified: {problem}");
+    }
+    if verdict.verdict != VerdictKind::Clean || !verdict.findings.is_empty() {
+        let allow = if verdict.allow.is_empty() {
+            "(empty: no network allowed)".to_string()
+        } else {
+            verdict.allow.join(", ")
+        };
+        let _ = writeln!(out, "{indent}  allow list in force: {allow}");
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

@@ -1,0 +1,482 @@
+//! Tracing backends: run a program and hand every trace line to a sink as it is written.
+//!
+//! The backend sits behind [`Tracer`] so that another one (native ptrace or
+//! seccomp-unotify) can replace strace without touching the parser or the judge.
+
+use crate::isolate::NetworkIsolation;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The system calls strace stops on. `%network` would add recv*, accept*, getsockopt and
+/// friends, which cost a stop each and never carry a destination; io_uring and execve
+/// are not in `%network` and must be named.
+pub const TRACED_SYSCALLS: &str = "socket,connect,bind,listen,getsockname,sendto,sendmsg,sendmmsg,\
+ioctl,io_uring_setup,io_uring_enter,io_uring_register,execve,execveat";
+
+/// A program to run under the tracer.
+#[derive(Debug, Clone, Default)]
+pub struct TracedCommand {
+    /// The program (a path, or a name looked up on PATH).
+    pub program: OsString,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Variables to set on top of the inherited environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Working directory; the current one when None.
+    pub cwd: Option<PathBuf>,
+    /// Run in a fresh network namespace with only loopback.
+    pub isolate_network: bool,
+    /// Capture stdout and stderr together (as libtest does) instead of inheriting them.
+    pub capture_output: bool,
+    /// Terminate the program (and its process group) after this long.
+    pub timeout: Option<Duration>,
+}
+
+impl TracedCommand {
+    /// A command with arguments and default settings.
+    pub fn new<I, S>(program: impl Into<OsString>, args: I) -> TracedCommand
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        TracedCommand {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            ..TracedCommand::default()
+        }
+    }
+
+    /// The command line as a user would type it, for messages.
+    pub fn display(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| {
+                let s = a.to_string_lossy();
+                if s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '\'') {
+                    format!("'{}'", s.replace('\'', r"'\''"))
+                } else {
+                    s.into_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// How the traced program ended, as far as the tracer knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramStatus {
+    /// Exited with this code.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+    /// Ran past its timeout and was terminated.
+    TimedOut,
+}
+
+impl ProgramStatus {
+    /// Whether the program succeeded.
+    pub fn success(&self) -> bool {
+        *self == ProgramStatus::Exited(0)
+    }
+}
+
+impl std::fmt::Display for ProgramStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProgramStatus::Exited(code) => write!(f, "exit status {code}"),
+            ProgramStatus::Signaled(sig) => match Signal::try_from(*sig) {
+                Ok(s) => write!(f, "killed by {s}"),
+                Err(_) => write!(f, "killed by signal {sig}"),
+            },
+            ProgramStatus::TimedOut => f.write_str("timed out"),
+        }
+    }
+}
+
+/// What a traced run produced besides its trace.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// How the program (strace's child) ended.
+    pub status: ProgramStatus,
+    /// stdout and stderr interleaved, when captured.
+    pub output: Vec<u8>,
+    /// Reasons the trace may be incomplete, found by the backend.
+    pub problems: Vec<String>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// A setup error: the run could not happen at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// strace is not installed.
+    #[error("strace was not found{where_}\n(hint: leakcheck traces programs with strace; install it: `sudo apt-get install strace` on Debian/Ubuntu, `sudo dnf install strace` on Fedora, `apk add strace` on Alpine, or point LEAKCHECK_STRACE at it)")]
+    StraceMissing {
+        /// Where we looked.
+        where_: String,
+    },
+    /// The program to trace does not exist.
+    #[error("cannot run `{program}`: not found{hint}")]
+    ProgramNotFound {
+        /// The program as given.
+        program: String,
+        /// Where we looked.
+        hint: String,
+    },
+    /// The network namespace could not be created.
+    #[error("cannot isolate the network: {0}\n(hint: --isolate-network needs root, CAP_SYS_ADMIN, or unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1))")]
+    Isolation(io::Error),
+    /// Spawning strace failed.
+    #[error("cannot start strace ({path}): {source}")]
+    Spawn {
+        /// strace's path.
+        path: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Another I/O failure while setting up the trace.
+    #[error("cannot set up the trace: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// A tracing backend.
+pub trait Tracer: Send + Sync {
+    /// Runs `cmd`, calling `sink` with every trace line (without its newline) as it is
+    /// written. Returns once the program and the tracer have ended.
+    fn run(
+        &self,
+        cmd: &TracedCommand,
+        sink: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<RunResult, TraceError>;
+}
+
+/// The strace backend.
+#[derive(Debug, Clone)]
+pub struct StraceBackend {
+    strace: PathBuf,
+}
+
+impl StraceBackend {
+    /// Finds strace: `LEAKCHECK_STRACE`, else `strace` on PATH.
+    pub fn locate() -> Result<StraceBackend, TraceError> {
+        if let Some(path) = std::env::var_os("LEAKCHECK_STRACE") {
+            let path = PathBuf::from(path);
+            if is_executable(&path) {
+                return Ok(StraceBackend { strace: path });
+            }
+            return Err(TraceError::StraceMissing {
+                where_: format!(" at LEAKCHECK_STRACE={}", path.display()),
+            });
+        }
+        match find_in_path(OsStr::new("strace")) {
+            Some(strace) => Ok(StraceBackend { strace }),
+            None => Err(TraceError::StraceMissing {
+                where_: " on PATH".to_string(),
+            }),
+        }
+    }
+
+    /// Uses the strace at `path`.
+    pub fn with_path(path: impl Into<PathBuf>) -> StraceBackend {
+        StraceBackend {
+            strace: path.into(),
+        }
+    }
+
+    /// strace's command line for `cmd`, writing the trace to `output`.
+    pub fn command_line(&self, cmd: &TracedCommand, output: &Path) -> Command {
+        let mut command = Command::new(&self.strace);
+        command
+            .args([
+                "-f",
+                "--seccomp-bpf",
+                "-q",
+                "-e",
+                "signal=none",
+                "-s",
+                "1024",
+            ])
+            .args(["-e", &format!("trace={TRACED_SYSCALLS}")])
+            .arg("-o")
+            .arg(output)
+            .arg("--")
+            .arg(&cmd.program)
+            .args(&cmd.args);
+        command
+    }
+}
+
+impl Tracer for StraceBackend {
+    fn run(
+        &self,
+        cmd: &TracedCommand,
+        sink: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<RunResult, TraceError> {
+        resolve_program(cmd)?;
+        // The trace goes through a FIFO in a private directory rather than an inherited
+        // pipe: strace cannot keep an inherited descriptor from its tracee, and the FIFO's
+        // name is removed as soon as strace has opened it.
+        let dir = tempfile::Builder::new().prefix("leakcheck-").tempdir()?;
+        let fifo = dir.path().join("trace");
+        nix::unistd::mkfifo(
+            &fifo,
+            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+        )
+        .map_err(io::Error::from)?;
+
+        let mut command = self.command_line(cmd, &fifo);
+        for (key, value) in &cmd.env {
+            command.env(key, value);
+        }
+        if let Some(cwd) = &cmd.cwd {
+            command.current_dir(cwd);
+        }
+        let captured = if cmd.capture_output {
+            let (reader, writer) = io::pipe()?;
+            command.stdin(Stdio::null());
+            command.stdout(writer.try_clone()?);
+            command.stderr(writer);
+            Some(reader)
+        } else {
+            None
+        };
+        let own_group = cmd.timeout.is_some() || cmd.capture_output;
+        let isolation = cmd.isolate_network.then(NetworkIsolation::new);
+        // SAFETY: the closure only makes async-signal-safe system calls (setpgid,
+        // unshare, open/write/ioctl/close) on data prepared before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                if own_group {
+                    nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
+                }
+                if let Some(isolation) = &isolation {
+                    isolation.enter()?;
+                }
+                Ok(())
+            });
+        }
+
+        let started = Instant::now();
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            // strace was found above, so a failure other than "not found" comes from
+            // entering the namespace in pre_exec.
+            Err(e) if cmd.isolate_network && e.kind() != io::ErrorKind::NotFound => {
+                return Err(TraceError::Isolation(e));
+            }
+            Err(source) => {
+                return Err(TraceError::Spawn {
+                    path: self.strace.display().to_string(),
+                    source,
+                })
+            }
+        };
+        drop(command);
+        let pid = child.id();
+
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let output_done = captured.map(|mut reader| {
+            let output = Arc::clone(&output);
+            let (done_tx, done_rx) = mpsc::channel::<()>();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if let Ok(mut out) = output.lock() {
+                                out.extend_from_slice(&buf[..n]);
+                            }
+                        }
+                    }
+                }
+                let _ = done_tx.send(());
+            });
+            done_rx
+        });
+
+        let (status_tx, status_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = status_tx.send(child.wait());
+        });
+
+        let opened = AtomicBool::new(false);
+        let mut problems = Vec::new();
+        let mut timed_out = false;
+        let status: io::Result<ExitStatus> = std::thread::scope(|scope| {
+            let reader = scope.spawn(|| read_trace(&fifo, &opened, sink));
+            let status = wait_with_timeout(&status_rx, pid, cmd.timeout, own_group, &mut timed_out);
+            if !opened.load(Ordering::SeqCst) {
+                // strace ended without opening the trace: unblock the reader's open().
+                let _ = nix::fcntl::open(
+                    &fifo,
+                    nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NONBLOCK,
+                    nix::sys::stat::Mode::empty(),
+                );
+            }
+            match reader.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => problems.push(format!("reading the trace failed: {e}")),
+                Err(_) => problems.push("the trace reader crashed".to_string()),
+            }
+            status
+        });
+        let status = status?;
+        if let Some(done) = output_done {
+            // A daemon the test left behind may hold the output pipe open for ever.
+            let _ = done.recv_timeout(Duration::from_secs(2));
+        }
+        let output = output.lock().map(|o| o.clone()).unwrap_or_default();
+
+        let status = if timed_out {
+            let secs = cmd.timeout.unwrap_or_default().as_secs_f64();
+            problems.push(format!(
+                "timed out after {secs:.0} s and was terminated: the trace is incomplete"
+            ));
+            ProgramStatus::TimedOut
+        } else if let Some(code) = status.code() {
+            ProgramStatus::Exited(code)
+        } else {
+            ProgramStatus::Signaled(status.signal().unwrap_or(0))
+        };
+        if !opened.load(Ordering::SeqCst) {
+            problems.push(format!(
+                "strace never wrote a trace ({status}){}",
+                already_traced_hint()
+            ));
+        }
+        Ok(RunResult {
+            status,
+            output,
+            problems,
+            duration: started.elapsed(),
+        })
+    }
+}
+
+fn wait_with_timeout(
+    status_rx: &mpsc::Receiver<io::Result<ExitStatus>>,
+    pid: u32,
+    timeout: Option<Duration>,
+    own_group: bool,
+    timed_out: &mut bool,
+) -> io::Result<ExitStatus> {
+    let disconnected = || io::Error::other("lost track of strace");
+    let Some(timeout) = timeout else {
+        return status_rx.recv().map_err(|_| disconnected())?;
+    };
+    match status_rx.recv_timeout(timeout) {
+        Ok(status) => return status,
+        Err(mpsc::RecvTimeoutError::Disconnected) => return Err(disconnected()),
+        Err(mpsc::RecvTimeoutError::Timeout) => {}
+    }
+    *timed_out = true;
+    let group = Pid::from_raw(pid as i32);
+    let signal_all = |signal| {
+        if own_group {
+            let _ = killpg(group, signal);
+        } else {
+            let _ = nix::sys::signal::kill(group, signal);
+        }
+    };
+    signal_all(Signal::SIGTERM);
+    match status_rx.recv_timeout(Duration::from_secs(2)) {
+        Ok(status) => {
+            // strace is gone; make sure nothing it traced lingers in the group.
+            signal_all(Signal::SIGKILL);
+            status
+        }
+        Err(_) => {
+            signal_all(Signal::SIGKILL);
+            status_rx.recv().map_err(|_| disconnected())?
+        }
+    }
+}
+
+fn read_trace(
+    fifo: &Path,
+    opened: &AtomicBool,
+    sink: &mut (dyn FnMut(&str) + Send),
+) -> io::Result<()> {
+    let file = File::open(fifo)?;
+    opened.store(true, Ordering::SeqCst);
+    let _ = std::fs::remove_file(fifo);
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut line = Vec::with_capacity(512);
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        match std::str::from_utf8(&line) {
+            Ok(text) => sink(text),
+            Err(_) => sink(&String::from_utf8_lossy(&line)),
+        }
+    }
+}
+
+/// A hint for the one common reason strace cannot trace: something already traces us.
+fn already_traced_hint() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let tracer = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .map(str::trim)
+        .unwrap_or("0");
+    if tracer != "0" {
+        format!("\n(hint: leakcheck itself runs under a tracer (pid {tracer}); a process can have only one tracer)")
+    } else {
+        "\n(hint: if the program is traced by something else (a debugger, another strace), it cannot be traced twice; check strace's message above)".to_string()
+    }
+}
+
+fn resolve_program(cmd: &TracedCommand) -> Result<(), TraceError> {
+    let program = Path::new(&cmd.program);
+    if program.components().count() > 1 {
+        let full = match &cmd.cwd {
+            Some(cwd) if program.is_relative() => cwd.join(program),
+            _ => program.to_path_buf(),
+        };
+        if full.exists() {
+            return Ok(());
+        }
+        return Err(TraceError::ProgramNotFound {
+            program: program.display().to_string(),
+            hint: String::new(),
+        });
+    }
+    match find_in_path(&cmd.program) {
+        Some(_) => Ok(()),
+        None => Err(TraceError::ProgramNotFound {
+            program: program.display().to_string(),
+            hint: " on PATH".to_string(),
+        }),
+    }
+}
+
+fn find_in_path(name: &OsStr) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

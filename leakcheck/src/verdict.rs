@@ -1,0 +1,129 @@
+//! Findings and verdicts: what the judge concludes about one traced run.
+
+use crate::kind::Kind;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How much a finding matters once the policy has spoken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingSeverity {
+    /// Fails the test.
+    Leak,
+    /// Reported only.
+    Warning,
+}
+
+/// One network attempt the policy does not allow (or wants reported).
+///
+/// Repeated attempts of the same kind to the same destination by the same call are
+/// folded into one finding with a count, so that a test sending 10,000 datagrams does not
+/// produce 10,000 entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The leak kind (DESIGN.md's table).
+    pub kind: Kind,
+    /// Leak or warning.
+    pub severity: FindingSeverity,
+    /// The system call that made the attempt.
+    pub syscall: String,
+    /// The process or thread that made it (first occurrence).
+    pub pid: u32,
+    /// `IP:PORT`, `[IPV6]:PORT` or `unix:PATH`; absent where the kind has none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub destination: Option<String>,
+    /// The trace line of the first occurrence.
+    pub trace: String,
+    /// How many attempts this finding stands for.
+    #[serde(default = "one")]
+    pub occurrences: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            FindingSeverity::Leak => "leak",
+            FindingSeverity::Warning => "warning",
+        };
+        write!(f, "{severity}: {}", self.kind)?;
+        if let Some(dest) = &self.destination {
+            write!(f, " to {dest}")?;
+        }
+        write!(f, " by {}() in pid {}", self.syscall, self.pid)?;
+        if self.occurrences > 1 {
+            write!(f, " ({} times)", self.occurrences)?;
+        }
+        Ok(())
+    }
+}
+
+/// The overall conclusion about a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerdictKind {
+    /// Fully observed, nothing denied.
+    Clean,
+    /// At least one denied attempt.
+    Leaked,
+    /// The trace cannot be trusted to be complete: fails like a leak.
+    Unverified,
+}
+
+impl VerdictKind {
+    /// The name used in the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Clean => "clean",
+            VerdictKind::Leaked => "leaked",
+            VerdictKind::Unverified => "unverified",
+        }
+    }
+
+    /// Whether this verdict fails a test.
+    pub fn fails(self) -> bool {
+        self != VerdictKind::Clean
+    }
+}
+
+impl fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The judge's conclusion: the verdict, each finding, and why a trace was not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// clean, leaked or unverified.
+    pub verdict: VerdictKind,
+    /// Leaks first, then warnings, in trace order within each.
+    pub findings: Vec<Finding>,
+    /// Why the trace could not be trusted (empty unless something went wrong).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub problems: Vec<String>,
+    /// The allow list that applied, for the reader of a failure.
+    pub allow: Vec<String>,
+}
+
+impl Verdict {
+    /// Leaks only (not warnings).
+    pub fn leaks(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == FindingSeverity::Leak)
+    }
+
+    /// The verdict for a run that could not be observed at all.
+    pub fn unobserved(problem: impl Into<String>, allow: Vec<String>) -> Verdict {
+        Verdict {
+            verdict: VerdictKind::Unverified,
+            findings: Vec::new(),
+            problems: vec![problem.into()],
+            allow,
+        }
+    }
+}

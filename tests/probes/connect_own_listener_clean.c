@@ -1,0 +1,44 @@
+// expect: clean
+// kind: none
+// allow: 127.0.0.1:9050
+// what: listens on 127.0.0.1:0, learns the port with getsockname(), connects to its own listener (own mock server: not a leak).
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Hang guard: whatever happens, end with status 0 within 2 s. */
+static void on_alarm(int sig) { (void)sig; _exit(0); }
+static void hang_guard(void) { signal(SIGALRM, on_alarm); alarm(2); }
+
+int main(void) {
+    hang_guard();
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (ls < 0) return 0;
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = 0;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 4) < 0) return 0;
+    if (getsockname(ls, (struct sockaddr *)&sa, &len) < 0) return 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0) {
+        connect(fd, (struct sockaddr *)&sa, sizeof sa);
+        int c = accept(ls, NULL, NULL);
+        if (c >= 0) close(c);
+        close(fd);
+    }
+    close(ls);
+    return 0;
+}
