@@ -54,3 +54,38 @@ impl Policy {
         }
     }
 }
+
+impl PolicyConfig {
+    /// Stub.
+    pub fn from_cargo_metadata(
+        _m: &serde_json::Value,
+    ) -> Result<
+        (
+            PolicyConfig,
+            std::collections::BTreeMap<String, PolicyConfig>,
+        ),
+        PolicyError,
+    > {
+        Ok(Default::default())
+    }
+    /// Stub.
+    pub fn from_allow_list<S: AsRef<str>>(_l: &[S], _s: &str) -> Result<PolicyConfig, PolicyError> {
+        Ok(PolicyConfig)
+    }
+    /// Stub.
+    pub fn from_env_leakcheck_allow() -> Result<PolicyConfig, PolicyError> {
+        Ok(PolicyConfig)
+    }
+    /// Stub.
+    pub fn from_env_heteronculous() -> Result<PolicyConfig, PolicyError> {
+        Ok(PolicyConfig)
+    }
+    /// Stub.
+    pub fn merge(self, _h: PolicyConfig) -> PolicyConfig {
+        self
+    }
+    /// Stub.
+    pub fn resolve(&self, _t: &str) -> Policy {
+        Policy::from_list(&["127.0.0.1:9050"])
+    }
+}

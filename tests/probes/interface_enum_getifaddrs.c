@@ -1,0 +1,29 @@
+// expect: warning-only
+// kind: interface-enumeration
+// allow: 127.0.0.1:9050
+// what: glibc getifaddrs(): netlink RTM_GETLINK and RTM_GETADDR dumps as glibc sends them.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <ifaddrs.h>
+
+/* Hang guard: whatever happens, end with status 0 within 2 s. */
+static void on_alarm(int sig) { (void)sig; _exit(0); }
+static void hang_guard(void) { signal(SIGALRM, on_alarm); alarm(2); }
+
+int main(void) {
+    hang_guard();
+    struct ifaddrs *ifa = NULL;
+    if (getifaddrs(&ifa) == 0) freeifaddrs(ifa);
+    return 0;
+}
