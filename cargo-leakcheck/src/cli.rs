@@ -17,6 +17,148 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub test: TestArgs,
+}
+
+/// `cargo leakcheck [cargo test options] [TESTNAME] [-- libtest options]`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Package(s) to test.
+    #[arg(
+        short = 'p',
+        long = "package",
+        value_name = "SPEC",
+        help_heading = "Package selection"
+    )]
+    pub package: Vec<String>,
+    /// Test all packages in the workspace.
+    #[arg(long, help_heading = "Package selection")]
+    pub workspace: bool,
+    /// Exclude packages (with --workspace).
+    #[arg(long, value_name = "SPEC", help_heading = "Package selection")]
+    pub exclude: Vec<String>,
+    /// Test only this package's library.
+    #[arg(long, help_heading = "Target selection")]
+    pub lib: bool,
+    /// Test all binaries.
+    #[arg(long, help_heading = "Target selection")]
+    pub bins: bool,
+    /// Test only the named binary.
+    #[arg(long = "bin", value_name = "NAME", help_heading = "Target selection")]
+    pub bin: Vec<String>,
+    /// Test only the named integration test.
+    #[arg(long = "test", value_name = "NAME", help_heading = "Target selection")]
+    pub test_target: Vec<String>,
+    /// Test all integration tests.
+    #[arg(long, help_heading = "Target selection")]
+    pub tests: bool,
+    /// Test all examples.
+    #[arg(long, help_heading = "Target selection")]
+    pub examples: bool,
+    /// Test only the named example.
+    #[arg(
+        long = "example",
+        value_name = "NAME",
+        help_heading = "Target selection"
+    )]
+    pub example: Vec<String>,
+    /// Features to activate.
+    #[arg(
+        short = 'F',
+        long,
+        value_name = "FEATURES",
+        help_heading = "Feature selection"
+    )]
+    pub features: Vec<String>,
+    /// Activate all features.
+    #[arg(long, help_heading = "Feature selection")]
+    pub all_features: bool,
+    /// Do not activate the default feature.
+    #[arg(long, help_heading = "Feature selection")]
+    pub no_default_features: bool,
+    /// Build in release mode.
+    #[arg(short = 'r', long, help_heading = "Compilation options")]
+    pub release: bool,
+    /// Build with this profile.
+    #[arg(long, value_name = "NAME", help_heading = "Compilation options")]
+    pub profile: Option<String>,
+    /// Build for this target triple.
+    #[arg(long, value_name = "TRIPLE", help_heading = "Compilation options")]
+    pub target: Option<String>,
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIRECTORY", help_heading = "Compilation options")]
+    pub target_dir: Option<PathBuf>,
+    /// Number of parallel build jobs.
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        help_heading = "Compilation options"
+    )]
+    pub jobs: Option<String>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH", help_heading = "Manifest options")]
+    pub manifest_path: Option<PathBuf>,
+    /// Run without accessing the network (cargo's own flag).
+    #[arg(long, help_heading = "Manifest options")]
+    pub offline: bool,
+    /// Assert that Cargo.lock will remain unchanged.
+    #[arg(long, help_heading = "Manifest options")]
+    pub locked: bool,
+    /// Both --locked and --offline.
+    #[arg(long, help_heading = "Manifest options")]
+    pub frozen: bool,
+    /// Tests run at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub test_threads: Option<usize>,
+    /// Terminate a test after this many seconds; its verdict is then unverified unless it
+    /// already leaked.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// human (libtest lines) or json (one JSON object per finished test on stdout).
+    #[arg(long, value_name = "FMT", default_value = "human")]
+    pub message_format: MessageFormat,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Run only part of the tests: count:K/N (every Nth test) or hash:K/N.
+    #[arg(long, value_name = "SPEC")]
+    pub partition: Option<String>,
+    /// Colour: auto, always, never (NO_COLOR is honoured).
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+    /// Run only tests whose name contains this (as `cargo test NAME`).
+    #[arg(value_name = "TESTNAME")]
+    pub filter: Option<String>,
+    /// Options for the test harness, after `--`: --exact, --skip NAME, --ignored,
+    /// --include-ignored, --test-threads N.
+    #[arg(last = true, value_name = "LIBTEST ARGS")]
+    pub libtest: Vec<String>,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    /// libtest-style lines.
+    #[default]
+    Human,
+    /// One JSON object per finished test.
+    Json,
+}
+
+/// When to colour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,6 +180,9 @@ pub struct PolicyArgs {
     /// Where to write the JSON report [default: target/leakcheck/report.json].
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Unix-socket-only mode: creating any IPv4/IPv6 socket is a leak (policy `ip = false`).
+    #[arg(long)]
+    pub no_ip: bool,
     /// A failing command or test does not fail the run; only leaks do.
     #[arg(long)]
     pub leaks_only: bool,
@@ -71,9 +216,6 @@ pub fn main(args: Vec<OsString>) -> u8 {
     };
     match cli.command {
         Some(Command::Run(args)) => crate::run_cmd::run(args),
-        None => {
-            eprintln!("error: `cargo leakcheck` without `run` is not available yet; use `cargo leakcheck run -- COMMAND`");
-            exit::SETUP
-        }
+        None => crate::test_cmd::run(cli.test),
     }
 }

@@ -109,8 +109,11 @@ pub fn in_cargo_project(dir: &Path) -> bool {
 
 /// The layers from the environment and the command line, highest last:
 /// `LEAKCHECK_ALLOW`, then `--allow`.
-pub fn env_and_cli_layers(allow: &[String]) -> Result<PolicyConfig, PolicyError> {
+pub fn env_and_cli_layers(args: &crate::cli::PolicyArgs) -> Result<PolicyConfig, PolicyError> {
     let env = PolicyConfig::from_env_leakcheck_allow()?;
-    let cli = PolicyConfig::from_allow_list(allow, "--allow")?;
+    let mut cli = PolicyConfig::from_allow_list(&args.allow, "--allow")?;
+    if args.no_ip {
+        cli.set_ip(false);
+    }
     Ok(env.merge(cli))
 }

@@ -3,9 +3,12 @@
 //! The binary is a thin shell over the library so that the end-to-end tests can build
 //! the very same command.
 
+pub mod cargo_build;
 pub mod cli;
 pub mod config;
+pub mod list;
 pub mod run_cmd;
+pub mod test_cmd;
 
 /// Exit statuses of DESIGN.md.
 pub mod exit {

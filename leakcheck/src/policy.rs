@@ -89,3 +89,7 @@ impl PolicyConfig {
         Policy::from_list(&["127.0.0.1:9050"])
     }
 }
+impl PolicyConfig {
+    /// Stub.
+    pub fn set_ip(&mut self, _ip: bool) {}
+}

@@ -1,0 +1,426 @@
+//! `cargo leakcheck`: build, list, run every test in its own traced process, report.
+
+use crate::cargo_build::{self, TestBinary};
+use crate::cli::{ColorChoice, MessageFormat, TestArgs};
+use crate::config::{self, Workspace};
+use crate::exit;
+use crate::list::{self, Partition, Selection, TestCase};
+use leakcheck::policy::{Policy, PolicyConfig};
+use leakcheck::report::{render_verdict, Outcome, Report, TestReport};
+use leakcheck::tracer::{ProgramStatus, StraceBackend, TracedCommand, Tracer};
+use leakcheck::{Verdict, VerdictKind};
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Set in every test process leakcheck runs, so that `#[leak_free]` does not trace twice.
+pub const TRACED_ENV: &str = "LEAKCHECK_TRACED";
+
+/// Runs `cargo leakcheck`; returns the exit status.
+pub fn run(args: TestArgs) -> u8 {
+    match try_run(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit::SETUP
+        }
+    }
+}
+
+/// Everything a test run needs besides the test itself; shared by the worker threads.
+struct RunContext {
+    tracer: StraceBackend,
+    isolate_network: bool,
+    timeout: Duration,
+    json: bool,
+    results: Mutex<Vec<(usize, TestReport)>>,
+}
+
+fn try_run(args: TestArgs) -> Result<u8, String> {
+    let started = Instant::now();
+    let selection = Selection::parse(args.filter.as_deref(), &args.libtest)?;
+    let partition = args
+        .partition
+        .as_deref()
+        .map(str::parse::<Partition>)
+        .transpose()?;
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(format!(
+            "--timeout {}: expected a positive number of seconds",
+            args.timeout
+        ));
+    }
+    // Configuration and setup errors come before the build, so that they are not lost
+    // in cargo's output and cost nothing.
+    let ws = Workspace::load(args.manifest_path.as_deref()).map_err(|e| e.to_string())?;
+    let top_layer = config::env_and_cli_layers(&args.policy).map_err(|e| e.to_string())?;
+    let tracer = StraceBackend::locate().map_err(|e| e.to_string())?;
+    let binaries = cargo_build::build(&args, &ws.metadata).map_err(|e| e.to_string())?;
+
+    let mut plan: Vec<(TestBinary, Vec<TestCase>, usize)> = Vec::new();
+    let mut index = 0u64;
+    for binary in binaries {
+        let (cases, mut filtered_out) = list::list(&binary, &selection)?;
+        let mut kept = Vec::with_capacity(cases.len());
+        for case in cases {
+            let keep = partition.is_none_or(|p| p.keeps(index, &binary.report_name(), &case.name));
+            index += 1;
+            if keep {
+                kept.push(case);
+            } else {
+                filtered_out += 1;
+            }
+        }
+        plan.push((binary, kept, filtered_out));
+    }
+
+    let threads = args
+        .test_threads
+        .or(selection.test_threads)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let json = args.message_format == MessageFormat::Json;
+    let ctx = Arc::new(RunContext {
+        tracer,
+        isolate_network: args.policy.isolate_network,
+        timeout: Duration::from_secs_f64(args.timeout),
+        json,
+        results: Mutex::new(Vec::new()),
+    });
+
+    let mut order = 0usize;
+    let mut all_cases: Vec<(String, TestCase)> = Vec::new();
+    for (binary, cases, filtered_out) in &plan {
+        let package = ws
+            .package_layers
+            .get(&binary.package)
+            .cloned()
+            .unwrap_or_default();
+        let layer: Arc<PolicyConfig> = Arc::new(
+            ws.workspace_layer
+                .clone()
+                .merge(package)
+                .merge(top_layer.clone()),
+        );
+        let binary = Arc::new(binary.clone());
+        if !json {
+            eprintln!("     Running {}", binary.header());
+        }
+        let mut trials = Vec::with_capacity(cases.len());
+        for case in cases {
+            let ctx = Arc::clone(&ctx);
+            let binary_for_trial = Arc::clone(&binary);
+            let layer = Arc::clone(&layer);
+            let case_for_trial = case.clone();
+            let slot = order;
+            order += 1;
+            all_cases.push((binary.report_name(), case.clone()));
+            trials.push(
+                Trial::test(case.name.clone(), move || {
+                    let policy = layer.resolve(&case_for_trial.name);
+                    run_one(&ctx, &binary_for_trial, &case_for_trial, policy, slot)
+                })
+                .with_ignored_flag(case.ignored),
+            );
+        }
+        let mut margs = Arguments {
+            test_threads: Some(threads),
+            ignored: selection.ignored_only,
+            include_ignored: selection.include_ignored,
+            color: Some(color(args.color)),
+            ..Arguments::default()
+        };
+        if json {
+            margs.logfile = Some("/dev/null".to_string());
+        }
+        let conclusion = libtest_mimic::run(&margs, trials);
+        // libtest-mimic counts only its own filtering; report ours, as cargo test would.
+        let _ = (conclusion, filtered_out);
+    }
+
+    let mut results =
+        std::mem::take(&mut *ctx.results.lock().map_err(|_| "a test thread crashed")?);
+    results.sort_by_key(|(slot, _)| *slot);
+    let mut done: Vec<Option<TestReport>> = vec![None; all_cases.len()];
+    for (slot, report) in results {
+        done[slot] = Some(report);
+    }
+    let tests: Vec<TestReport> = done
+        .into_iter()
+        .zip(&all_cases)
+        .map(|(report, (binary, case))| {
+            report.unwrap_or_else(|| {
+                // Not run: ignored (or excluded by --ignored).
+                let verdict = Verdict {
+                    verdict: VerdictKind::Clean,
+                    findings: Vec::new(),
+                    problems: Vec::new(),
+                    allow: Vec::new(),
+                };
+                TestReport::new(binary, &case.name, Outcome::Ignored, &verdict)
+            })
+        })
+        .collect();
+
+    let report = Report {
+        tests,
+        ..Report::default()
+    };
+    let report_path = args
+        .policy
+        .report
+        .clone()
+        .unwrap_or_else(|| ws.target_dir.join("leakcheck").join("report.json"));
+    report
+        .write(&report_path)
+        .map_err(|e| format!("cannot write the report to {}: {e}", report_path.display()))?;
+    if let Some(junit) = &args.junit {
+        write_junit(&report, junit)?;
+    }
+    let summary = Summary::of(&report);
+    if !json {
+        eprintln!("{}", summary.line(started.elapsed()));
+        eprintln!("leakcheck: report written to {}", report_path.display());
+    }
+    Ok(summary.exit_code(args.policy.leaks_only))
+}
+
+fn color(choice: ColorChoice) -> libtest_mimic::ColorSetting {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => libtest_mimic::ColorSetting::Always,
+        ColorChoice::Never => libtest_mimic::ColorSetting::Never,
+        ColorChoice::Auto if no_color => libtest_mimic::ColorSetting::Never,
+        ColorChoice::Auto => libtest_mimic::ColorSetting::Auto,
+    }
+}
+
+/// Runs one test in its own traced process; returns what libtest-mimic prints.
+fn run_one(
+    ctx: &RunContext,
+    binary: &TestBinary,
+    case: &TestCase,
+    policy: Policy,
+    slot: usize,
+) -> Result<(), Failed> {
+    let allow = policy.allow_list();
+    let mut args: Vec<String> = vec![
+        case.name.clone(),
+        "--exact".into(),
+        "--test-threads".into(),
+        "1".into(),
+    ];
+    if case.ignored {
+        args.push("--ignored".into());
+    }
+    let mut cmd = TracedCommand::new(&binary.path, args);
+    cmd.env = binary.env.clone();
+    cmd.env.push((TRACED_ENV.into(), "1".into()));
+    cmd.cwd = Some(binary.manifest_dir.clone());
+    cmd.isolate_network = ctx.isolate_network;
+    cmd.capture_output = true;
+    cmd.timeout = Some(ctx.timeout);
+
+    let started = Instant::now();
+    let (mut verdict, status, output) =
+        match leakcheck::check(&ctx.tracer as &dyn Tracer, &cmd, policy) {
+            Ok(checked) => (
+                checked.verdict,
+                checked.run.status,
+                String::from_utf8_lossy(&checked.run.output).into_owned(),
+            ),
+            Err(e) => (
+                Verdict::unobserved(format!("could not trace the test: {e}"), allow),
+                ProgramStatus::Exited(-1),
+                String::new(),
+            ),
+        };
+    let outcome = match status {
+        ProgramStatus::TimedOut => Outcome::TimedOut,
+        ProgramStatus::Exited(0) => Outcome::Passed,
+        _ => Outcome::Failed,
+    };
+    // The child must prove it ran the test: a name that matched nothing passes silently.
+    if outcome == Outcome::Passed && !output.contains("running 1 test") {
+        verdict.problems.push(format!(
+            "the test binary did not run `{}` (its output does not say `running 1 test`)",
+            case.name
+        ));
+        if verdict.verdict == VerdictKind::Clean {
+            verdict.verdict = VerdictKind::Unverified;
+        }
+    }
+
+    let mut entry = TestReport::new(&binary.report_name(), &case.name, outcome, &verdict);
+    entry.duration_ms = Some(started.elapsed().as_millis() as u64);
+    if ctx.json {
+        let mut value = serde_json::to_value(&entry).unwrap_or_default();
+        value["type"] = "test".into();
+        println!("{value}");
+    }
+    let message = failure_message(&case.name, &verdict, &status, outcome, &output, ctx.timeout);
+    if let Ok(mut results) = ctx.results.lock() {
+        results.push((slot, entry));
+    }
+    match message {
+        Some(message) => Err(Failed::from(message)),
+        None => Ok(()),
+    }
+}
+
+/// The failures-section text for a test, or None when it passed and is clean.
+fn failure_message(
+    name: &str,
+    verdict: &Verdict,
+    status: &ProgramStatus,
+    outcome: Outcome,
+    output: &str,
+    timeout: Duration,
+) -> Option<String> {
+    let mut message = String::new();
+    if verdict.verdict.fails() {
+        message.push_str(&render_verdict(verdict, ""));
+    }
+    match outcome {
+        Outcome::Passed | Outcome::Ignored => {}
+        Outcome::TimedOut => message.push_str(&format!(
+            "test timed out after {} s and was terminated\n",
+            timeout.as_secs_f64()
+        )),
+        Outcome::Failed => {
+            if let ProgramStatus::Signaled(_) = status {
+                message.push_str(&format!("process didn't exit successfully: {status}\n"));
+            }
+            message.push_str(captured_output(name, output));
+        }
+    }
+    (!message.is_empty()).then_some(message)
+}
+
+/// libtest's captured output of a failed test, without libtest's own lines around it.
+fn captured_output<'a>(name: &str, output: &'a str) -> &'a str {
+    let marker = format!("---- {name} stdout ----\n");
+    match output.find(&marker) {
+        Some(start) => {
+            let body = &output[start + marker.len()..];
+            let end = body.find("\n\nfailures:\n").map_or(body.len(), |e| e + 1);
+            &body[..end]
+        }
+        None => output,
+    }
+}
+
+/// Counts across every binary, for the closing line and the exit status.
+#[derive(Debug, Default)]
+struct Summary {
+    run: usize,
+    clean: usize,
+    leaked: usize,
+    unverified: usize,
+    failed: usize,
+    ignored: usize,
+}
+
+impl Summary {
+    fn of(report: &Report) -> Summary {
+        let mut s = Summary::default();
+        for t in &report.tests {
+            if t.outcome == Outcome::Ignored {
+                s.ignored += 1;
+                continue;
+            }
+            s.run += 1;
+            match t.verdict {
+                VerdictKind::Clean => s.clean += 1,
+                VerdictKind::Leaked => s.leaked += 1,
+                VerdictKind::Unverified => s.unverified += 1,
+            }
+            if matches!(t.outcome, Outcome::Failed | Outcome::TimedOut) {
+                s.failed += 1;
+            }
+        }
+        s
+    }
+
+    fn line(&self, elapsed: Duration) -> String {
+        let status = if self.leaked + self.unverified > 0 {
+            "LEAKED"
+        } else if self.failed > 0 {
+            "FAILED"
+        } else {
+            "ok"
+        };
+        format!(
+            "leakcheck: {status}. {} tests run: {} clean, {} leaked, {} unverified; {} failed; {} ignored; finished in {:.2}s",
+            self.run,
+            self.clean,
+            self.leaked,
+            self.unverified,
+            self.failed,
+            self.ignored,
+            elapsed.as_secs_f64()
+        )
+    }
+
+    fn exit_code(&self, leaks_only: bool) -> u8 {
+        if self.leaked + self.unverified > 0 {
+            exit::LEAKED
+        } else if self.failed > 0 && !leaks_only {
+            exit::TEST_FAILED
+        } else {
+            exit::CLEAN
+        }
+    }
+}
+
+fn write_junit(report: &Report, path: &Path) -> Result<(), String> {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut junit = quick_junit::Report::new("leakcheck");
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for t in &report.tests {
+        if suites.last().is_none_or(|s| s.name.as_str() != t.binary) {
+            suites.push(TestSuite::new(t.binary.clone()));
+        }
+        let status = if t.outcome == Outcome::Ignored {
+            TestCaseStatus::skipped()
+        } else if t.verdict.fails() || t.outcome != Outcome::Passed {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let verdict = Verdict {
+                verdict: t.verdict,
+                findings: t.findings.clone(),
+                problems: t.problems.clone(),
+                allow: t.allow.clone(),
+            };
+            let what = if t.verdict.fails() {
+                format!("network {}", t.verdict)
+            } else {
+                format!("test {}", t.outcome.as_str())
+            };
+            status.set_message(what);
+            status.set_type(t.verdict.as_str());
+            status.set_description(render_verdict(&verdict, ""));
+            status
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(t.name.clone(), status);
+        case.set_classname(t.binary.clone());
+        if let Some(ms) = t.duration_ms {
+            case.set_time(Duration::from_millis(ms));
+        }
+        if let Some(suite) = suites.last_mut() {
+            suite.add_test_case(case);
+        }
+    }
+    junit.add_test_suites(suites);
+    let text = junit
+        .to_string()
+        .map_err(|e| format!("cannot render JUnit XML: {e}"))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| format!("cannot write JUnit XML to {}: {e}", path.display()))
+}
