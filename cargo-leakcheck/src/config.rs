@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 pub enum ConfigError {
     /// Bad policy.
     #[error(transparent)]
-    Policy(#[from] PolicyError),
+    Policy(#[from] Box<PolicyError>),
     /// `cargo metadata` failed.
     #[error("`cargo metadata` failed in {dir}:\n{stderr}\n(hint: fix Cargo.toml, or run from outside the cargo project)")]
     Metadata {
@@ -72,7 +72,8 @@ impl Workspace {
                 dir: dir.display().to_string(),
                 stderr: format!("unreadable output: {e}"),
             })?;
-        let (workspace_layer, package_layers) = PolicyConfig::from_cargo_metadata(&metadata)?;
+        let (workspace_layer, package_layers) =
+            PolicyConfig::from_cargo_metadata(&metadata).map_err(Box::new)?;
         let target_dir = metadata["target_directory"]
             .as_str()
             .map(PathBuf::from)
@@ -109,9 +110,10 @@ pub fn in_cargo_project(dir: &Path) -> bool {
 
 /// The layers from the environment and the command line, highest last:
 /// `LEAKCHECK_ALLOW`, then `--allow`.
-pub fn env_and_cli_layers(args: &crate::cli::PolicyArgs) -> Result<PolicyConfig, PolicyError> {
-    let env = PolicyConfig::from_env_leakcheck_allow()?;
-    let mut cli = PolicyConfig::from_allow_list(&args.allow, "--allow")?;
+pub fn env_and_cli_layers(args: &crate::cli::PolicyArgs) -> Result<PolicyConfig, String> {
+    let env = PolicyConfig::from_env_leakcheck_allow().map_err(|e| e.to_string())?;
+    let mut cli =
+        PolicyConfig::from_allow_list(&args.allow, "--allow").map_err(|e| e.to_string())?;
     if args.no_ip {
         cli.set_ip(false);
     }

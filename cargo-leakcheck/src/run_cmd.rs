@@ -40,7 +40,7 @@ fn try_run(args: RunArgs) -> Result<u8, String> {
     };
     let heteronculous = PolicyConfig::from_env_heteronculous().map_err(|e| e.to_string())?;
     config = config.merge(heteronculous);
-    config = config.merge(config::env_and_cli_layers(&args.policy).map_err(|e| e.to_string())?);
+    config = config.merge(config::env_and_cli_layers(&args.policy)?);
 
     let mut command_line = args.command.into_iter();
     let program = command_line.next().ok_or("no command given after `--`")?;

@@ -54,7 +54,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
     // Configuration and setup errors come before the build, so that they are not lost
     // in cargo's output and cost nothing.
     let ws = Workspace::load(args.manifest_path.as_deref()).map_err(|e| e.to_string())?;
-    let top_layer = config::env_and_cli_layers(&args.policy).map_err(|e| e.to_string())?;
+    let top_layer = config::env_and_cli_layers(&args.policy)?;
     let tracer = StraceBackend::locate().map_err(|e| e.to_string())?;
     let binaries = cargo_build::build(&args, &ws.metadata).map_err(|e| e.to_string())?;
 

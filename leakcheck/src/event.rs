@@ -167,6 +167,9 @@ pub enum EventKind {
     },
     /// A process or thread ended.
     Exit(ProcessEnd),
+    /// strace printed something that means it lost part of the trace (e.g. the bogus
+    /// errno after an execve from a non-leader thread under `--seccomp-bpf`).
+    Lost(String),
     /// A line that carries nothing to judge (e.g. `+++ superseded by execve +++`).
     Nothing,
 }

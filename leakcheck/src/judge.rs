@@ -140,7 +140,12 @@ impl Judge {
                         self.trace_text(event, line)
                     ));
                 }
-                if netlink_types.iter().any(|t| t == "RTM_GETADDR") {
+                // 0x16 is RTM_GETADDR as strace prints it when it cannot tell the
+                // netlink protocol of the socket (an unbound socket).
+                if netlink_types
+                    .iter()
+                    .any(|t| t == "RTM_GETADDR" || t == "0x16")
+                {
                     self.report(event, line, Kind::InterfaceEnumeration, None, syscall, None);
                 }
                 for dest in destinations {
@@ -181,6 +186,10 @@ impl Judge {
                 if Some(pid) == self.root.pid {
                     self.root.end = Some(end.clone());
                 }
+            }
+            EventKind::Lost(why) => {
+                let why = why.clone();
+                self.problem(why);
             }
             EventKind::Nothing => {}
         }

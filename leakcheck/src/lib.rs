@@ -45,7 +45,15 @@ pub fn check(
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
     let mut events = Vec::new();
+    // LEAKCHECK_KEEP_TRACE=PATH keeps a copy of the raw trace, for bug reports.
+    let mut keep = std::env::var_os("LEAKCHECK_KEEP_TRACE")
+        .and_then(|path| std::fs::File::create(path).ok())
+        .map(std::io::BufWriter::new);
     let mut sink = |line: &str| {
+        if let Some(keep) = keep.as_mut() {
+            use std::io::Write;
+            let _ = writeln!(keep, "{line}");
+        }
         events.clear();
         match parser.parse_line(line, &mut events) {
             Ok(()) => {

@@ -55,7 +55,10 @@ impl Parser {
 
         if let Some(notice) = rest.strip_prefix("+++ ") {
             let end = parse_exit(notice).ok_or_else(|| err("unknown process notice"))?;
-            if let Some(pending) = self.pending.remove(&pid) {
+            // A thread superseded by another thread's execve keeps its pending call: the
+            // execve resumes under this pid.
+            let flush = matches!(end, EventKind::Exit(_));
+            if let Some(pending) = flush.then(|| self.pending.remove(&pid)).flatten() {
                 // The call never returned: judge what its first half shows.
                 let call = format!("{pending}) = ?");
                 let mut event = parse_call(pid, &call).map_err(|reason| err(&reason))?;
@@ -96,6 +99,11 @@ impl Parser {
             self.pending.insert(pid, half.to_string());
             return Ok(());
         }
+        // An execve from a non-leader thread: the call resumes under the leader's pid.
+        if let Some((half, new_pid)) = strip_pid_changed(rest) {
+            self.pending.insert(new_pid, half.to_string());
+            return Ok(());
+        }
         out.push(parse_call(pid, rest).map_err(|reason| err(&reason))?);
         Ok(())
     }
@@ -117,6 +125,13 @@ impl Parser {
         }
         errors
     }
+}
+
+fn strip_pid_changed(text: &str) -> Option<(&str, u32)> {
+    let body = text.strip_suffix(" ...>")?;
+    let start = body.rfind("<pid changed to ")?;
+    let pid = body[start + "<pid changed to ".len()..].parse().ok()?;
+    Some((text[..start].trim_end(), pid))
 }
 
 fn strip_unfinished(text: &str) -> Option<&str> {
@@ -313,6 +328,9 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
         "io_uring_setup" | "io_uring_enter" | "io_uring_register" => EventKind::IoUring {
             call: name.to_string(),
         },
+        "execve" | "execveat" if lost_syscall(ret_text) => EventKind::Lost(format!(
+            "strace lost the system call that followed an execve from a thread ({name} returned `{ret_text}`): a strace --seccomp-bpf limitation"
+        )),
         "execve" | "execveat" => {
             let path_arg = if name == "execve" { arg(0)? } else { arg(1)? };
             EventKind::Exec {
@@ -329,6 +347,15 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
         kind,
         joined: None,
     })
+}
+
+/// `-1 (errno 18446744073709551574)`: no errno is that large; strace shows the negated
+/// number of a system call it did not report.
+fn lost_syscall(ret: &str) -> bool {
+    ret.split("(errno ")
+        .nth(1)
+        .and_then(|n| n.trim_end_matches(')').parse::<u64>().ok())
+        .is_some_and(|n| n > 4095)
 }
 
 fn is_pointer(text: &str) -> bool {
@@ -824,6 +851,23 @@ mod tests {
             one("3 +++ killed by SIGSEGV (core dumped) +++"),
             EventKind::Exit(ProcessEnd::Killed("SIGSEGV".into()))
         );
+    }
+
+    #[test]
+    fn execve_from_a_thread_resumes_under_the_leader() {
+        let events = parse(&[
+            r#"9093  execve("/proc/self/exe", ["./x", "phase2"], 0x7ffc21e69548 /* 2 vars */ <pid changed to 9092 ...>"#,
+            "9092  +++ superseded by execve in pid 9093 +++",
+            "9092  <... execve resumed>)             = 0",
+        ]);
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(matches!(&events[1].kind, EventKind::Exec { ok: true, .. }));
+        let events = parse(&[
+            r#"9803  execve("/proc/self/exe", ["./x"], 0x7f /* 2 vars */ <pid changed to 9802 ...>"#,
+            "9802  +++ superseded by execve in pid 9803 +++",
+            "9802  <... execve resumed>)             = -1 (errno 18446744073709551574)",
+        ]);
+        assert!(matches!(&events[1].kind, EventKind::Lost(_)), "{events:?}");
     }
 
     #[test]

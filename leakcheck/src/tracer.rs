@@ -196,16 +196,10 @@ impl StraceBackend {
     /// strace's command line for `cmd`, writing the trace to `output`.
     pub fn command_line(&self, cmd: &TracedCommand, output: &Path) -> Command {
         let mut command = Command::new(&self.strace);
+        // No `-e signal=none`: it also hides `+++ killed by SIG... +++`, and without that
+        // line a crashed program is indistinguishable from a tracer that died.
         command
-            .args([
-                "-f",
-                "--seccomp-bpf",
-                "-q",
-                "-e",
-                "signal=none",
-                "-s",
-                "1024",
-            ])
+            .args(["-f", "--seccomp-bpf", "-q", "-s", "1024"])
             .args(["-e", &format!("trace={TRACED_SYSCALLS}")])
             .arg("-o")
             .arg(output)

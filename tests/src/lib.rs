@@ -186,3 +186,48 @@ pub fn check_expectation(
         _ => Ok(()),
     }
 }
+
+/// The shared target directory for fixture crates, so that each is compiled once.
+pub fn fixtures_target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/x -> target/fixtures
+    exe.ancestors()
+        .nth(3)
+        .map(|t| t.join("fixtures"))
+        .unwrap_or_else(|| std::env::temp_dir().join("leakcheck-fixtures"))
+}
+
+/// Runs `cargo leakcheck ARGS` on a fixture workspace under `tests/fixtures/NAME`,
+/// returning (exit code, stdout, stderr, report).
+pub fn run_fixture(name: &str, args: &[&str]) -> (Option<i32>, String, String, serde_json::Value) {
+    let report = tempfile::NamedTempFile::new().expect("tempfile");
+    let manifest = tests_dir().join("fixtures").join(name).join("Cargo.toml");
+    let mut cmd = leakcheck();
+    cmd.arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(fixtures_target_dir())
+        .arg("--report")
+        .arg(report.path())
+        .args(args)
+        .env("NO_COLOR", "1");
+    let output = cmd.output().expect("run cargo leakcheck");
+    let json = std::fs::read(report.path())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        json,
+    )
+}
+
+/// The report entry of test `name`.
+pub fn report_entry<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["tests"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"] == name))
+        .unwrap_or_else(|| panic!("no report entry for {name} in {report:#}"))
+}
