@@ -64,6 +64,9 @@ pub struct ProbeSpec {
     pub allow: String,
     /// An alternative policy and its expectation (`also-allow`/`also-expect`).
     pub also: Option<(String, String)>,
+    /// Another acceptable verdict (`accept:`), e.g. `unverified` where strace itself
+    /// loses the leaking call and failing closed is the right answer.
+    pub accept: Option<String>,
 }
 
 /// Reads every probe's header.
@@ -93,12 +96,14 @@ pub fn probe_specs() -> Vec<ProbeSpec> {
             panic!("probe {name} lacks an expect/kind/allow header");
         };
         let also = header("also-allow").zip(header("also-expect"));
+        let accept = header("accept").and_then(|a| a.split_whitespace().next().map(String::from));
         specs.push(ProbeSpec {
             name,
             expect,
             kind,
             allow,
             also,
+            accept,
         });
     }
     specs
