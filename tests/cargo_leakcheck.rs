@@ -203,3 +203,192 @@ fn bad_metadata_exits_2_naming_file_and_key() {
     assert!(stderr.contains("Cargo.toml"), "{stderr}");
     assert!(stderr.contains("allow"), "{stderr}");
 }
+
+#[test]
+fn github_actions_get_annotations_and_a_job_summary() {
+    let summary = tempfile::NamedTempFile::new().unwrap();
+    let (code, stdout, stderr, report) = leakcheck_e2e::run_fixture_env(
+        "ws",
+        &["-p", "alpha", "--isolate-network", "--timeout", "3"],
+        &[
+            ("GITHUB_ACTIONS", "true".as_ref()),
+            ("GITHUB_STEP_SUMMARY", summary.path().as_os_str()),
+        ],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    let failing: Vec<&str> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["verdict"] != "clean")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        errors.len(),
+        failing.len(),
+        "one ::error per leaking or unverified test:\n{stdout}"
+    );
+    for name in &failing {
+        let title = format!("title=leakcheck%3A alpha {}::", name.replace(':', "%3A"));
+        assert!(
+            errors.iter().any(|e| e.contains(&title)),
+            "no annotation titled {title}:\n{stdout}"
+        );
+    }
+    for clean in [
+        "tests::clean_math",
+        "tests::fails_without_leaking",
+        "tests::proxy_port_is_allowed",
+    ] {
+        assert!(
+            !errors.iter().any(|e| e.contains(&format!(" {clean}::"))),
+            "{clean} got an annotation"
+        );
+    }
+    let dns = errors
+        .iter()
+        .find(|e| e.contains("::tests::dns_leak leaked"))
+        .unwrap();
+    assert!(
+        dns.contains(":53 (connect())") || dns.contains(":53 (sendto())"),
+        "{dns}"
+    );
+    assert!(
+        dns.contains("%0Aallow list: 127.0.0.1:9050"),
+        "newlines escaped: {dns}"
+    );
+
+    let md = std::fs::read_to_string(summary.path()).unwrap();
+    assert!(
+        md.contains("leakcheck: 11 tests, 4 leaked, 1 unverified"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Test | Verdict | Kind | Destination | Syscall | Allow list |"),
+        "{md}"
+    );
+    let dns_row = md
+        .lines()
+        .find(|l| l.contains("`tests::dns_leak`"))
+        .expect("dns row");
+    assert!(
+        dns_row.contains(":53`") && dns_row.contains("| dns |"),
+        "{dns_row}"
+    );
+    assert!(!md.contains("tests::clean_math"), "{md}");
+}
+
+#[test]
+fn action_script_builds_the_command_from_env_only() {
+    let script = leakcheck_e2e::tests_dir().join("../scripts/action.sh");
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .env("LEAKCHECK_DRY_RUN", "1")
+        .env("LEAKCHECK_ACTION_PATH", "/action")
+        .env(
+            "LEAKCHECK_INPUT_ALLOW",
+            "127.0.0.1:9050\n[::1]:9050, 10.0.0.0/8:443",
+        )
+        .env("LEAKCHECK_INPUT_ARGS", "--workspace --isolate-network")
+        .env("LEAKCHECK_INPUT_LEAKS_ONLY", "true")
+        .env(
+            "PATH",
+            format!("/usr/bin:/bin:{}", std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("would run: cargo install --locked --path /action/cargo-leakcheck"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("allow list: 127.0.0.1:9050,[::1]:9050,10.0.0.0/8:443"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("would run: cargo leakcheck --leaks-only --workspace --isolate-network"),
+        "{stdout}"
+    );
+
+    // An input cannot smuggle shell code: it stays one argument.
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .env("LEAKCHECK_DRY_RUN", "1")
+        .env("LEAKCHECK_ACTION_PATH", "/action")
+        .env("LEAKCHECK_INPUT_ARGS", "$(touch /tmp/leakcheck-pwned)")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(r"\$\(touch"), "{stdout}");
+    let bad = std::process::Command::new("bash")
+        .arg(&script)
+        .env("LEAKCHECK_DRY_RUN", "1")
+        .env("LEAKCHECK_INPUT_VERSION", "1.0; rm -rf /")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    if let Ok(out) = std::process::Command::new("shellcheck")
+        .arg(&script)
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "shellcheck: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn action_yml_is_composite_and_never_expands_inputs_in_scripts() {
+    let text = std::fs::read_to_string(leakcheck_e2e::tests_dir().join("../action.yml")).unwrap();
+    assert!(text.contains("using: composite"), "{text}");
+    for input in [
+        "allow:",
+        "args:",
+        "working-directory:",
+        "leaks-only:",
+        "version:",
+    ] {
+        assert!(
+            text.contains(&format!("  {input}")),
+            "missing input {input}"
+        );
+    }
+    // Every `run:` value (one line or a block) must be free of `${{`.
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(pos) = line.find("run:") else {
+            continue;
+        };
+        if !line[..pos].trim().is_empty() && line[..pos].trim() != "-" {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        assert!(
+            !line.contains("${{"),
+            "input expanded in a run script: {line}"
+        );
+        for next in &lines[i + 1..] {
+            let next_indent = next.len() - next.trim_start().len();
+            if !next.trim().is_empty() && next_indent <= indent {
+                break;
+            }
+            assert!(
+                !next.contains("${{"),
+                "input expanded in a run script: {next}"
+            );
+        }
+    }
+}

@@ -6,6 +6,7 @@
 pub mod cargo_build;
 pub mod cli;
 pub mod config;
+pub mod github;
 pub mod list;
 pub mod run_cmd;
 pub mod test_cmd;

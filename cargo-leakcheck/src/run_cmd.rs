@@ -96,6 +96,7 @@ fn try_run(args: RunArgs) -> Result<u8, String> {
         .write(&report_path)
         .map_err(|e| format!("cannot write the report to {}: {e}", report_path.display()))?;
     eprintln!("leakcheck: report written to {}", report_path.display());
+    crate::github::emit(&report);
 
     Ok(if verdict.verdict != VerdictKind::Clean {
         exit::LEAKED

@@ -178,6 +178,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
     if let Some(junit) = &args.junit {
         write_junit(&report, junit)?;
     }
+    crate::github::emit(&report);
     let summary = Summary::of(&report);
     if !json {
         eprintln!("{}", summary.line(started.elapsed()));

@@ -205,6 +205,15 @@ pub fn fixtures_target_dir() -> PathBuf {
 /// Runs `cargo leakcheck ARGS` on a fixture workspace under `tests/fixtures/NAME`,
 /// returning (exit code, stdout, stderr, report).
 pub fn run_fixture(name: &str, args: &[&str]) -> (Option<i32>, String, String, serde_json::Value) {
+    run_fixture_env(name, args, &[])
+}
+
+/// [`run_fixture`] with extra environment variables.
+pub fn run_fixture_env(
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (Option<i32>, String, String, serde_json::Value) {
     let report = tempfile::NamedTempFile::new().expect("tempfile");
     let manifest = tests_dir().join("fixtures").join(name).join("Cargo.toml");
     let mut cmd = leakcheck();
@@ -216,6 +225,9 @@ pub fn run_fixture(name: &str, args: &[&str]) -> (Option<i32>, String, String, s
         .arg(report.path())
         .args(args)
         .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let output = cmd.output().expect("run cargo leakcheck");
     let json = std::fs::read(report.path())
         .ok()

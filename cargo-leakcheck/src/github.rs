@@ -1,0 +1,223 @@
+//! GitHub Actions output: one `::error` workflow command per leaking or unverified test,
+//! `::warning` for warnings, and a Markdown job summary in `$GITHUB_STEP_SUMMARY`.
+
+use leakcheck::report::{Report, TestReport};
+use leakcheck::verdict::FindingSeverity;
+use leakcheck::VerdictKind;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+/// Rows of the summary table at most: GitHub caps a step summary at 1 MiB.
+const MAX_ROWS: usize = 200;
+
+/// Whether we run inside GitHub Actions.
+pub fn enabled() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// Escapes a workflow command's message, as GitHub's toolkit does.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property (`title=...`).
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// The workflow commands for a report: nothing for clean tests without warnings.
+pub fn annotations(report: &Report) -> Vec<String> {
+    let mut lines = Vec::new();
+    for test in &report.tests {
+        let title = format!("leakcheck: {} {}", test.binary, test.name);
+        match test.verdict {
+            VerdictKind::Leaked | VerdictKind::Unverified => {
+                let message = failure_message(test);
+                lines.push(format!(
+                    "::error title={}::{}",
+                    escape_property(&title),
+                    escape_data(&message)
+                ));
+            }
+            VerdictKind::Clean => {
+                let warnings: Vec<String> = test
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == FindingSeverity::Warning)
+                    .map(describe)
+                    .collect();
+                if !warnings.is_empty() {
+                    lines.push(format!(
+                        "::warning title={}::{}",
+                        escape_property(&title),
+                        escape_data(&format!("{} warned: {}", test.name, warnings.join("; ")))
+                    ));
+                }
+            }
+        }
+    }
+    lines
+}
+
+fn describe(f: &leakcheck::Finding) -> String {
+    match &f.destination {
+        Some(dest) => format!("{} to {dest} ({}())", f.kind, f.syscall),
+        None => format!("{} ({}())", f.kind, f.syscall),
+    }
+}
+
+fn failure_message(test: &TestReport) -> String {
+    let leaks: Vec<String> = test
+        .findings
+        .iter()
+        .filter(|f| f.severity == FindingSeverity::Leak)
+        .map(describe)
+        .collect();
+    let mut message = if test.verdict == VerdictKind::Leaked {
+        format!("{} leaked: {}", test.name, leaks.join("; "))
+    } else {
+        format!("{} is unverified: {}", test.name, test.problems.join("; "))
+    };
+    let allow = if test.allow.is_empty() {
+        "none (no network allowed)".to_string()
+    } else {
+        test.allow.join(", ")
+    };
+    let _ = write!(message, "\nallow list: {allow}");
+    message
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The Markdown job summary.
+pub fn summary(report: &Report) -> String {
+    let run: Vec<&TestReport> = report
+        .tests
+        .iter()
+        .filter(|t| t.outcome != leakcheck::report::Outcome::Ignored)
+        .collect();
+    let leaked = run
+        .iter()
+        .filter(|t| t.verdict == VerdictKind::Leaked)
+        .count();
+    let unverified = run
+        .iter()
+        .filter(|t| t.verdict == VerdictKind::Unverified)
+        .count();
+    let mut out = String::new();
+    let icon = if leaked + unverified > 0 {
+        "❌"
+    } else {
+        "✅"
+    };
+    let _ = writeln!(
+        out,
+        "## {icon} leakcheck: {} tests, {leaked} leaked, {unverified} unverified\n",
+        run.len()
+    );
+    let failing: Vec<&&TestReport> = run.iter().filter(|t| t.verdict.fails()).collect();
+    if failing.is_empty() {
+        let _ = writeln!(out, "No test reached the network outside the allow list.");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "| Test | Verdict | Kind | Destination | Syscall | Allow list |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let mut rows = 0usize;
+    let mut left = 0usize;
+    for test in failing {
+        let allow = if test.allow.is_empty() {
+            "(none)".to_string()
+        } else {
+            test.allow.join(", ")
+        };
+        let name = format!("`{}` ({})", cell(&test.name), cell(&test.binary));
+        let leaks: Vec<_> = test
+            .findings
+            .iter()
+            .filter(|f| f.severity == FindingSeverity::Leak)
+            .collect();
+        if leaks.is_empty() {
+            if rows < MAX_ROWS {
+                let why = test.problems.first().map(String::as_str).unwrap_or("");
+                let _ = writeln!(
+                    out,
+                    "| {name} | {} | - | - | - | {} |\n| | | {} | | | |",
+                    test.verdict,
+                    cell(&allow),
+                    cell(why)
+                );
+                rows += 1;
+            } else {
+                left += 1;
+            }
+        }
+        for f in leaks {
+            if rows >= MAX_ROWS {
+                left += 1;
+                continue;
+            }
+            let dest = f
+                .destination
+                .as_deref()
+                .map(|d| format!("`{}`", cell(d)))
+                .unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {dest} | {} | {} |",
+                test.verdict,
+                f.kind,
+                f.syscall,
+                cell(&allow)
+            );
+            rows += 1;
+        }
+    }
+    if left > 0 {
+        let _ = writeln!(
+            out,
+            "\n… and {left} more findings: see the JSON report (`target/leakcheck/report.json`)."
+        );
+    }
+    out
+}
+
+/// Prints the annotations and appends the summary, when running in GitHub Actions.
+pub fn emit(report: &Report) {
+    if !enabled() {
+        return;
+    }
+    for line in annotations(report) {
+        println!("{line}");
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let result = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(summary(report).as_bytes()));
+        if let Err(e) = result {
+            eprintln!(
+                "leakcheck: cannot append the job summary to {}: {e}",
+                std::path::Path::new(&path).display()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_follows_github() {
+        assert_eq!(escape_data("a%b\r\nc"), "a%25b%0D%0Ac");
+        assert_eq!(escape_property("x:y,z\n"), "x%3Ay%2Cz%0A");
+    }
+}
