@@ -5,7 +5,7 @@ use crate::cli::{ColorChoice, MessageFormat, TestArgs};
 use crate::config::{self, Workspace};
 use crate::exit;
 use crate::list::{self, Partition, Selection, TestCase};
-use leakcheck::policy::{Policy, PolicyConfig};
+use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{render_verdict, Outcome, Report, TestReport};
 use leakcheck::tracer::{ProgramStatus, StraceBackend, TracedCommand, Tracer};
 use leakcheck::{Verdict, VerdictKind};
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Set in every test process leakcheck runs, so that `#[leak_free]` does not trace twice.
-pub const TRACED_ENV: &str = "LEAKCHECK_TRACED";
+pub use leakcheck::leak_free::TRACED_ENV;
 
 /// Runs `cargo leakcheck`; returns the exit status.
 pub fn run(args: TestArgs) -> u8 {
@@ -118,8 +118,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
             all_cases.push((binary.report_name(), case.clone()));
             trials.push(
                 Trial::test(case.name.clone(), move || {
-                    let policy = layer.resolve(&case_for_trial.name);
-                    run_one(&ctx, &binary_for_trial, &case_for_trial, policy, slot)
+                    run_one(&ctx, &binary_for_trial, &case_for_trial, &layer, slot)
                 })
                 .with_ignored_flag(case.ignored),
             );
@@ -202,10 +201,15 @@ fn run_one(
     ctx: &RunContext,
     binary: &TestBinary,
     case: &TestCase,
-    policy: Policy,
+    config: &PolicyConfig,
     slot: usize,
 ) -> Result<(), Failed> {
+    let policy = config.resolve(&case.name);
     let allow = policy.allow_list();
+    // A `#[leak_free(...)]` test reports its attribute's policy here as it starts; it
+    // applies to the verdict on top of everything else.
+    let attribute_file = tempfile::NamedTempFile::new()
+        .map_err(|e| Failed::from(format!("cannot create a temporary file: {e}")))?;
     let mut args: Vec<String> = vec![
         case.name.clone(),
         "--exact".into(),
@@ -218,25 +222,35 @@ fn run_one(
     let mut cmd = TracedCommand::new(&binary.path, args);
     cmd.env = binary.env.clone();
     cmd.env.push((TRACED_ENV.into(), "1".into()));
+    cmd.env.push((
+        leakcheck::leak_free::ATTRIBUTE_POLICY_ENV.into(),
+        attribute_file.path().into(),
+    ));
     cmd.cwd = Some(binary.manifest_dir.clone());
     cmd.isolate_network = ctx.isolate_network;
     cmd.capture_output = true;
     cmd.timeout = Some(ctx.timeout);
 
     let started = Instant::now();
-    let (mut verdict, status, output) =
-        match leakcheck::check(&ctx.tracer as &dyn Tracer, &cmd, policy) {
-            Ok(checked) => (
-                checked.verdict,
-                checked.run.status,
-                String::from_utf8_lossy(&checked.run.output).into_owned(),
-            ),
-            Err(e) => (
-                Verdict::unobserved(format!("could not trace the test: {e}"), allow),
-                ProgramStatus::Exited(-1),
-                String::new(),
-            ),
-        };
+    let late = || {
+        let attribute = leakcheck::leak_free::read_attribute_policy(attribute_file.path())?;
+        Ok(attribute
+            .filter(|(test, _)| *test == case.name)
+            .map(|(_, layer)| config.clone().merge(layer).resolve(&case.name)))
+    };
+    let checked = leakcheck::check_with_late_policy(&ctx.tracer as &dyn Tracer, &cmd, policy, late);
+    let (mut verdict, status, output) = match checked {
+        Ok(checked) => (
+            checked.verdict,
+            checked.run.status,
+            String::from_utf8_lossy(&checked.run.output).into_owned(),
+        ),
+        Err(e) => (
+            Verdict::unobserved(format!("could not trace the test: {e}"), allow),
+            ProgramStatus::Exited(-1),
+            String::new(),
+        ),
+    };
     let outcome = match status {
         ProgramStatus::TimedOut => Outcome::TimedOut,
         ProgramStatus::Exited(0) => Outcome::Passed,

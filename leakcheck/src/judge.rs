@@ -31,6 +31,18 @@ struct Root {
     end: Option<ProcessEnd>,
 }
 
+/// What a finding is about, kept until the end so that the policy (possibly one learnt
+/// only when the run is over, like a `#[leak_free]` attribute's) decides then.
+#[derive(Debug, Clone)]
+enum Target {
+    /// Nothing an allow entry can match.
+    None,
+    /// An IP destination: allow entries and the tree's own servers may exempt it.
+    Ip(SocketAddr),
+    /// A resolver daemon's unix socket: a `unix:` allow entry may exempt it.
+    Unix(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct FindingKey {
     kind: Kind,
@@ -43,8 +55,8 @@ struct FindingKey {
 pub struct Judge {
     policy: Policy,
     findings: Vec<Finding>,
-    /// Destinations that are exempt if the traced tree turns out to own them.
-    loopback_targets: Vec<Option<SocketAddr>>,
+    /// What each finding is about, parallel to `findings`.
+    targets: Vec<Target>,
     index: HashMap<FindingKey, usize>,
     owned: HashSet<SocketAddr>,
     owned_any_ports: HashSet<u16>,
@@ -62,7 +74,7 @@ impl Judge {
         Judge {
             policy,
             findings: Vec::new(),
-            loopback_targets: Vec::new(),
+            targets: Vec::new(),
             index: HashMap::new(),
             owned: HashSet::new(),
             owned_any_ports: HashSet::new(),
@@ -78,13 +90,6 @@ impl Judge {
     /// The policy this judge applies.
     pub fn policy(&self) -> &Policy {
         &self.policy
-    }
-
-    /// Whether a leak (not a warning) has been seen so far.
-    pub fn has_leak(&self) -> bool {
-        self.findings
-            .iter()
-            .any(|f| f.severity == FindingSeverity::Leak)
     }
 
     /// Records that the trace cannot be trusted, and why.
@@ -146,7 +151,14 @@ impl Judge {
                     .iter()
                     .any(|t| t == "RTM_GETADDR" || t == "0x16")
                 {
-                    self.report(event, line, Kind::InterfaceEnumeration, None, syscall, None);
+                    self.report(
+                        event,
+                        line,
+                        Kind::InterfaceEnumeration,
+                        None,
+                        syscall,
+                        Target::None,
+                    );
                 }
                 for dest in destinations {
                     self.judge_destination(event, line, syscall, Kind::Send, dest);
@@ -170,12 +182,19 @@ impl Judge {
             EventKind::Listen { fd, .. } => self.judge_listen(event, line, *fd),
             EventKind::Ioctl { request } => {
                 if request == "SIOCGIFCONF" || request == "SIOCGIFADDR" {
-                    self.report(event, line, Kind::InterfaceEnumeration, None, "ioctl", None);
+                    self.report(
+                        event,
+                        line,
+                        Kind::InterfaceEnumeration,
+                        None,
+                        "ioctl",
+                        Target::None,
+                    );
                 }
             }
             EventKind::IoUring { call } => {
                 let call = call.clone();
-                self.report(event, line, Kind::Untraceable, None, &call, None);
+                self.report(event, line, Kind::Untraceable, None, &call, Target::None);
             }
             EventKind::Exec { ok, .. } => {
                 if Some(pid) == self.root.pid && *ok {
@@ -200,15 +219,13 @@ impl Judge {
         let raw_type = sock_type.contains("SOCK_RAW") || sock_type.contains("SOCK_PACKET");
         match family_name {
             "AF_INET" | "AF_INET6" if raw_type => {
-                self.report(event, line, Kind::RawSocket, None, "socket", None)
+                self.report(event, line, Kind::RawSocket, None, "socket", Target::None)
             }
             "AF_INET" | "AF_INET6" => {
-                if !self.policy.ip_allowed() {
-                    self.report(event, line, Kind::IpSocket, None, "socket", None);
-                }
+                self.report(event, line, Kind::IpSocket, None, "socket", Target::None);
             }
             f if LOCAL_FAMILIES.contains(&f) => {}
-            _ => self.report(event, line, Kind::RawSocket, None, "socket", None),
+            _ => self.report(event, line, Kind::RawSocket, None, "socket", Target::None),
         }
     }
 
@@ -222,36 +239,29 @@ impl Judge {
     ) {
         match addr {
             SockAddr::Ip(ip) => {
-                if self.policy.allows_ip(ip) {
-                    return;
-                }
                 let kind = if matches!(ip.port(), 53 | 853) {
                     Kind::Dns
                 } else {
                     ip_kind
                 };
-                let exempt_if_owned = ip.ip().is_loopback().then_some(*ip);
                 self.report(
                     event,
                     line,
                     kind,
                     Some(addr.to_string()),
                     syscall,
-                    exempt_if_owned,
+                    Target::Ip(*ip),
                 );
             }
             SockAddr::Unix { path, is_abstract } => {
-                if !is_abstract
-                    && RESOLVED_DIRS.iter().any(|dir| path.starts_with(dir))
-                    && !self.policy.allows_unix(path, false)
-                {
+                if !is_abstract && RESOLVED_DIRS.iter().any(|dir| path.starts_with(dir)) {
                     self.report(
                         event,
                         line,
                         Kind::Dns,
                         Some(addr.to_string()),
                         syscall,
-                        None,
+                        Target::Unix(path.clone()),
                     );
                 }
             }
@@ -260,7 +270,7 @@ impl Judge {
                 self.problem(format!("{syscall}() address not decoded ({raw}): {text}"));
             }
             SockAddr::Other(_) => {
-                self.report(event, line, Kind::RawSocket, None, syscall, None);
+                self.report(event, line, Kind::RawSocket, None, syscall, Target::None);
             }
             SockAddr::Netlink | SockAddr::Unspec => {}
         }
@@ -279,9 +289,10 @@ impl Judge {
         let Some(path) = self.unix_peers.get(&(event.pid, fd)) else {
             return;
         };
-        if !NSCD_SOCKETS.contains(&path.as_str()) || self.policy.allows_unix(path, false) {
+        if !NSCD_SOCKETS.contains(&path.as_str()) {
             return;
         }
+        let path = path.clone();
         let request_type = payload
             .filter(|p| p.len() >= 8)
             .map(|p| i32::from_ne_bytes([p[4], p[5], p[6], p[7]]));
@@ -291,7 +302,14 @@ impl Judge {
         };
         if is_hosts {
             let dest = format!("unix:{path}");
-            self.report(event, line, Kind::Dns, Some(dest), syscall, None);
+            self.report(
+                event,
+                line,
+                Kind::Dns,
+                Some(dest),
+                syscall,
+                Target::Unix(path),
+            );
         }
     }
 
@@ -309,7 +327,7 @@ impl Judge {
                     Kind::Listen,
                     Some(addr.to_string()),
                     "listen",
-                    None,
+                    Target::None,
                 );
             }
             Some(_) => {}
@@ -317,7 +335,7 @@ impl Judge {
                 // listen() on an unbound IP socket binds it to every address.
                 let family = self.families.get(&(event.pid, fd)).map(String::as_str);
                 if matches!(family, Some("AF_INET" | "AF_INET6")) {
-                    self.report(event, line, Kind::Listen, None, "listen", None);
+                    self.report(event, line, Kind::Listen, None, "listen", Target::None);
                 }
             }
         }
@@ -336,10 +354,6 @@ impl Judge {
         }
     }
 
-    fn is_owned(&self, addr: &SocketAddr) -> bool {
-        self.owned.contains(addr) || self.owned_any_ports.contains(&addr.port())
-    }
-
     fn trace_text(&self, event: &Event, line: &str) -> String {
         let call = match &event.joined {
             Some(joined) => joined.as_str(),
@@ -355,13 +369,8 @@ impl Judge {
         kind: Kind,
         destination: Option<String>,
         syscall: &str,
-        exempt_if_owned: Option<SocketAddr>,
+        target: Target,
     ) {
-        let severity = match self.policy.severity(kind) {
-            Severity::Allow => return,
-            Severity::Warn => FindingSeverity::Warning,
-            Severity::Deny => FindingSeverity::Leak,
-        };
         let key = FindingKey {
             kind,
             destination,
@@ -373,7 +382,8 @@ impl Judge {
         }
         let finding = Finding {
             kind,
-            severity,
+            // Decided by the policy in `finish`.
+            severity: FindingSeverity::Leak,
             syscall: key.syscall.clone(),
             pid: event.pid,
             destination: key.destination.clone(),
@@ -382,11 +392,21 @@ impl Judge {
         };
         self.index.insert(key, self.findings.len());
         self.findings.push(finding);
-        self.loopback_targets.push(exempt_if_owned);
+        self.targets.push(target);
     }
 
     /// Ends the run: checks the trace was complete and gives the verdict.
-    pub fn finish(mut self) -> Verdict {
+    pub fn finish(self) -> Verdict {
+        self.finish_with(None)
+    }
+
+    /// [`Judge::finish`] under `policy` instead of the one the judge started with, when
+    /// given: a policy learnt only after the run (a `#[leak_free]` attribute's, reported
+    /// by the test itself) applies exactly, because every candidate finding was kept.
+    pub fn finish_with(mut self, policy: Option<Policy>) -> Verdict {
+        if let Some(policy) = policy {
+            self.policy = policy;
+        }
         if !self.root.started {
             self.problem(
                 "the tracer never started the program (no successful execve in the trace)",
@@ -394,19 +414,29 @@ impl Judge {
         } else if self.root.end.is_none() {
             self.problem("the trace ended before the program did: the tracer was stopped or died");
         }
-        // A loopback destination is only known to be the tree's own server once the whole
-        // trace is read: the bind may come from another thread, printed later.
-        let owned: Vec<bool> = self
-            .loopback_targets
-            .iter()
-            .map(|t| t.is_some_and(|t| self.is_owned(&t)))
-            .collect();
-        let mut findings: Vec<Finding> = self
-            .findings
-            .into_iter()
-            .zip(owned)
-            .filter_map(|(finding, owned)| (!owned).then_some(finding))
-            .collect();
+        let policy = &self.policy;
+        let owned = |t: &SocketAddr| {
+            // A loopback destination is only known to be the tree's own server once the
+            // whole trace is read: the bind may come from another thread, printed later.
+            t.ip().is_loopback()
+                && (self.owned.contains(t) || self.owned_any_ports.contains(&t.port()))
+        };
+        let mut findings: Vec<Finding> = Vec::with_capacity(self.findings.len());
+        for (mut finding, target) in self.findings.into_iter().zip(&self.targets) {
+            let exempt = match target {
+                Target::Ip(ip) => owned(ip) || policy.allows_ip(ip),
+                Target::Unix(path) => policy.allows_unix(path, false),
+                Target::None => finding.kind == Kind::IpSocket && policy.ip_allowed(),
+            };
+            finding.severity = match policy.severity(finding.kind) {
+                Severity::Allow => continue,
+                Severity::Warn => FindingSeverity::Warning,
+                Severity::Deny => FindingSeverity::Leak,
+            };
+            if !exempt {
+                findings.push(finding);
+            }
+        }
         // Leaks before warnings; the sort is stable so trace order stays within each.
         findings.sort_by_key(|f| f.severity);
         let verdict = if findings.iter().any(|f| f.severity == FindingSeverity::Leak) {
@@ -420,7 +450,7 @@ impl Judge {
             verdict,
             findings,
             problems: self.problems,
-            allow: self.policy.allow_list(),
+            allow: policy.allow_list(),
         }
     }
 

@@ -9,6 +9,8 @@ pub mod event;
 pub mod isolate;
 pub mod judge;
 pub mod kind;
+#[doc(hidden)]
+pub mod leak_free;
 pub mod parser;
 pub mod policy;
 pub mod report;
@@ -41,6 +43,18 @@ pub fn check(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
     policy: Policy,
+) -> Result<Checked, TraceError> {
+    check_with_late_policy(tracer, cmd, policy, || Ok(None))
+}
+
+/// [`check`], where `late` may replace the policy once the program has ended (the
+/// policy of a `#[leak_free]` attribute, which the test reports as it runs). An error
+/// from `late` makes the verdict unverified.
+pub fn check_with_late_policy(
+    tracer: &dyn Tracer,
+    cmd: &TracedCommand,
+    policy: Policy,
+    late: impl FnOnce() -> Result<Option<Policy>, String>,
 ) -> Result<Checked, TraceError> {
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
@@ -76,8 +90,15 @@ pub fn check(
     for problem in &run.problems {
         judge.problem(problem.clone());
     }
+    let late = match late() {
+        Ok(policy) => policy,
+        Err(problem) => {
+            judge.problem(problem);
+            None
+        }
+    };
     Ok(Checked {
-        verdict: judge.finish(),
+        verdict: judge.finish_with(late),
         run,
     })
 }
