@@ -392,3 +392,57 @@ fn action_yml_is_composite_and_never_expands_inputs_in_scripts() {
         }
     }
 }
+
+/// (outcome, verdict, leak kinds) per test name.
+fn verdicts(
+    report: &serde_json::Value,
+) -> std::collections::BTreeMap<String, (String, String, Vec<String>)> {
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let mut kinds: Vec<String> = t["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["severity"] == "leak")
+                .map(|f| f["kind"].as_str().unwrap().to_string())
+                .collect();
+            kinds.sort();
+            (
+                t["name"].as_str().unwrap().to_string(),
+                (
+                    t["outcome"].as_str().unwrap().to_string(),
+                    t["verdict"].as_str().unwrap().to_string(),
+                    kinds,
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn batch_and_per_test_modes_give_identical_verdicts() {
+    let common = ["--workspace", "--isolate-network", "--timeout", "3"];
+    let (code_batch, _, err_batch, batch) = run_fixture("ws", &common);
+    let mut per_test_args = common.to_vec();
+    per_test_args.push("--per-test");
+    let (code_per_test, _, err_per_test, per_test) = run_fixture("ws", &per_test_args);
+    assert_eq!(code_batch, code_per_test, "{err_batch}\n{err_per_test}");
+    assert_eq!(verdicts(&batch), verdicts(&per_test));
+    // A clean selection is judged from one trace of the binary: libtest's own lines,
+    // with its own `filtered out` count, and the same clean verdicts.
+    let (code, stdout, stderr, report) =
+        run_fixture("ws", &["-p", "alpha", "--isolate-network", "clean_math"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("test tests::clean_math ... ok"), "{stdout}");
+    assert!(
+        stdout.contains("11 filtered out"),
+        "batch output is libtest's own: {stdout}"
+    );
+    assert_eq!(
+        report_entry(&report, "tests::clean_math")["verdict"],
+        "clean"
+    );
+}

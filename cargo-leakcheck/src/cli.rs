@@ -111,6 +111,11 @@ pub struct TestArgs {
     /// Both --locked and --offline.
     #[arg(long, help_heading = "Manifest options")]
     pub frozen: bool,
+    /// Run every test in its own traced process from the start. By default each test
+    /// binary is first traced once as a whole, and its tests are re-run one process each
+    /// only when that trace has a finding (verdicts are the same either way).
+    #[arg(long)]
+    pub per_test: bool,
     /// Tests run at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub test_threads: Option<usize>,

@@ -107,6 +107,40 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
         if !json {
             eprintln!("     Running {}", binary.header());
         }
+        if !args.per_test && partition.is_none() {
+            if let Some(batch) = run_batch(&ctx, &binary, &selection, &layer, threads, args.color) {
+                if !json {
+                    print!("{}", batch.output);
+                }
+                for (name, outcome) in batch.tests {
+                    let slot = order;
+                    order += 1;
+                    let case = TestCase {
+                        ignored: outcome == Outcome::Ignored,
+                        name,
+                    };
+                    all_cases.push((binary.report_name(), case.clone()));
+                    if outcome == Outcome::Ignored {
+                        continue;
+                    }
+                    let verdict = Verdict {
+                        verdict: VerdictKind::Clean,
+                        findings: Vec::new(),
+                        problems: Vec::new(),
+                        allow: layer.resolve(&case.name).allow_list(),
+                    };
+                    let entry =
+                        TestReport::new(&binary.report_name(), &case.name, outcome, &verdict);
+                    if json {
+                        emit_json(&entry);
+                    }
+                    if let Ok(mut results) = ctx.results.lock() {
+                        results.push((slot, entry));
+                    }
+                }
+                continue;
+            }
+        }
         let mut trials = Vec::with_capacity(cases.len());
         for case in cases {
             let ctx = Arc::clone(&ctx);
@@ -270,9 +304,7 @@ fn run_one(
     let mut entry = TestReport::new(&binary.report_name(), &case.name, outcome, &verdict);
     entry.duration_ms = Some(started.elapsed().as_millis() as u64);
     if ctx.json {
-        let mut value = serde_json::to_value(&entry).unwrap_or_default();
-        value["type"] = "test".into();
-        println!("{value}");
+        emit_json(&entry);
     }
     let message = failure_message(&case.name, &verdict, &status, outcome, &output, ctx.timeout);
     if let Ok(mut results) = ctx.results.lock() {
@@ -282,6 +314,159 @@ fn run_one(
         Some(message) => Err(Failed::from(message)),
         None => Ok(()),
     }
+}
+
+fn emit_json(entry: &TestReport) {
+    let mut value = serde_json::to_value(entry).unwrap_or_default();
+    value["type"] = "test".into();
+    println!("{value}");
+}
+
+/// What a clean batch run of a whole test binary gives: libtest's own output and each
+/// test's outcome.
+struct Batch {
+    output: String,
+    tests: Vec<(String, Outcome)>,
+}
+
+/// Traces a whole test binary at once, running its tests in parallel as `cargo test`
+/// does. Returns the outcomes only when per-test verdicts follow exactly from the one
+/// trace: it ran to its end and holds no finding at all under any of its tests'
+/// policies, so every test is clean. Otherwise (a finding, a warning, a crash, a
+/// timeout, an attribute policy reported) returns None, and the caller runs each test in
+/// its own traced process to attribute what happened.
+fn run_batch(
+    ctx: &RunContext,
+    binary: &TestBinary,
+    selection: &Selection,
+    config: &PolicyConfig,
+    threads: usize,
+    color: ColorChoice,
+) -> Option<Batch> {
+    let mut args: Vec<String> = selection.filters.clone();
+    if selection.exact {
+        args.push("--exact".into());
+    }
+    for skip in &selection.skip {
+        args.push("--skip".into());
+        args.push(skip.clone());
+    }
+    if selection.ignored_only {
+        args.push("--ignored".into());
+    }
+    if selection.include_ignored {
+        args.push("--include-ignored".into());
+    }
+    let colored = match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    args.extend([
+        "--test-threads".to_string(),
+        threads.to_string(),
+        "--color".into(),
+        if colored { "always" } else { "never" }.into(),
+    ]);
+    let attribute_file = tempfile::NamedTempFile::new().ok()?;
+    let mut cmd = TracedCommand::new(&binary.path, args);
+    cmd.env = binary.env.clone();
+    cmd.env.push((TRACED_ENV.into(), "1".into()));
+    cmd.env.push((
+        leakcheck::leak_free::ATTRIBUTE_POLICY_ENV.into(),
+        attribute_file.path().into(),
+    ));
+    cmd.cwd = Some(binary.manifest_dir.clone());
+    cmd.isolate_network = ctx.isolate_network;
+    cmd.capture_output = true;
+    cmd.timeout = Some(ctx.timeout);
+
+    let base = config.resolve("");
+    let (judge, run) = leakcheck::trace(&ctx.tracer as &dyn Tracer, &cmd, base).ok()?;
+    if !matches!(run.status, ProgramStatus::Exited(0 | 101)) {
+        return None;
+    }
+    // A `#[leak_free(...)]` test brings its own policy: judge each test on its own.
+    if std::fs::metadata(attribute_file.path()).is_ok_and(|m| m.len() > 0) {
+        return None;
+    }
+    let output = String::from_utf8_lossy(&run.output).into_owned();
+    let plain = strip_ansi(&output);
+    let tests = parse_libtest_output(&plain)?;
+    // One verdict per distinct policy: overrides may give tests different ones.
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in &tests {
+        let policy = config.resolve(name);
+        if seen.insert(format!("{policy:?}")) {
+            let verdict = judge.clone().finish_with(Some(policy));
+            if verdict.verdict != VerdictKind::Clean || !verdict.findings.is_empty() {
+                return None;
+            }
+        }
+    }
+    if seen.is_empty() {
+        // No test ran: the trace must still be complete to be trusted.
+        let verdict = judge.finish();
+        if verdict.verdict != VerdictKind::Clean {
+            return None;
+        }
+    }
+    Some(Batch { output, tests })
+}
+
+/// Every `test NAME ... RESULT` line of libtest's output, checked against its own counts
+/// (`running N tests`, `test result: ...`), so that a run cut short is never trusted.
+fn parse_libtest_output(output: &str) -> Option<Vec<(String, Outcome)>> {
+    let mut expected = None;
+    let mut finished = false;
+    let mut tests = Vec::new();
+    for line in output.lines() {
+        if let Some(n) = line
+            .strip_prefix("running ")
+            .and_then(|r| r.strip_suffix(" tests").or_else(|| r.strip_suffix(" test")))
+        {
+            expected = Some(n.trim().parse::<usize>().ok()?);
+        } else if line.starts_with("test result: ") {
+            finished = true;
+        } else if let Some(rest) = line.strip_prefix("test ") {
+            let Some((name, result)) = rest.rsplit_once(" ... ") else {
+                continue;
+            };
+            let name = name.trim_end();
+            let name = name
+                .strip_suffix(" - should panic")
+                .unwrap_or(name)
+                .to_string();
+            let outcome = match result.trim() {
+                "ok" => Outcome::Passed,
+                "FAILED" => Outcome::Failed,
+                r if r.starts_with("ignored") => Outcome::Ignored,
+                _ => return None,
+            };
+            tests.push((name, outcome));
+        }
+    }
+    (finished && expected == Some(tests.len())).then_some(tests)
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The failures-section text for a test, or None when it passed and is clean.

@@ -51,7 +51,10 @@ struct FindingKey {
 }
 
 /// Judges one traced run. Feed it every event, then call [`Judge::finish`].
-#[derive(Debug)]
+///
+/// It is `Clone` so that one trace can be judged under several policies (a batch of
+/// tests with different overrides).
+#[derive(Debug, Clone)]
 pub struct Judge {
     policy: Policy,
     findings: Vec<Finding>,

@@ -56,6 +56,28 @@ pub fn check_with_late_policy(
     policy: Policy,
     late: impl FnOnce() -> Result<Option<Policy>, String>,
 ) -> Result<Checked, TraceError> {
+    let (mut judge, run) = trace(tracer, cmd, policy)?;
+    let late = match late() {
+        Ok(policy) => policy,
+        Err(problem) => {
+            judge.problem(problem);
+            None
+        }
+    };
+    Ok(Checked {
+        verdict: judge.finish_with(late),
+        run,
+    })
+}
+
+/// Traces `cmd` and feeds every line to a judge, returning the judge before its verdict:
+/// the caller may then judge the same trace under several policies
+/// ([`Judge::finish_with`] on clones).
+pub fn trace(
+    tracer: &dyn Tracer,
+    cmd: &TracedCommand,
+    policy: Policy,
+) -> Result<(Judge, RunResult), TraceError> {
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
     let mut events = Vec::new();
@@ -90,17 +112,7 @@ pub fn check_with_late_policy(
     for problem in &run.problems {
         judge.problem(problem.clone());
     }
-    let late = match late() {
-        Ok(policy) => policy,
-        Err(problem) => {
-            judge.problem(problem);
-            None
-        }
-    };
-    Ok(Checked {
-        verdict: judge.finish_with(late),
-        run,
-    })
+    Ok((judge, run))
 }
 
 /// Judges a recorded trace (one strace line per item) under `policy`: what [`check`]
