@@ -253,17 +253,7 @@ fn run_one(
     if case.ignored {
         args.push("--ignored".into());
     }
-    let mut cmd = TracedCommand::new(&binary.path, args);
-    cmd.env = binary.env.clone();
-    cmd.env.push((TRACED_ENV.into(), "1".into()));
-    cmd.env.push((
-        leakcheck::leak_free::ATTRIBUTE_POLICY_ENV.into(),
-        attribute_file.path().into(),
-    ));
-    cmd.cwd = Some(binary.manifest_dir.clone());
-    cmd.isolate_network = ctx.isolate_network;
-    cmd.capture_output = true;
-    cmd.timeout = Some(ctx.timeout);
+    let cmd = test_command(ctx, binary, args, attribute_file.path());
 
     let started = Instant::now();
     let late = || {
@@ -314,6 +304,28 @@ fn run_one(
         Some(message) => Err(Failed::from(message)),
         None => Ok(()),
     }
+}
+
+/// A test binary's command as `cargo test` would run it, marked as traced (so that
+/// `#[leak_free]` does not trace again) and told where to report an attribute's policy.
+fn test_command(
+    ctx: &RunContext,
+    binary: &TestBinary,
+    args: Vec<String>,
+    attribute_file: &Path,
+) -> TracedCommand {
+    let mut cmd = TracedCommand::new(&binary.path, args);
+    cmd.env = binary.env.clone();
+    cmd.env.push((TRACED_ENV.into(), "1".into()));
+    cmd.env.push((
+        leakcheck::leak_free::ATTRIBUTE_POLICY_ENV.into(),
+        attribute_file.into(),
+    ));
+    cmd.cwd = Some(binary.manifest_dir.clone());
+    cmd.isolate_network = ctx.isolate_network;
+    cmd.capture_output = true;
+    cmd.timeout = Some(ctx.timeout);
+    cmd
 }
 
 fn emit_json(entry: &TestReport) {
@@ -372,17 +384,7 @@ fn run_batch(
         if colored { "always" } else { "never" }.into(),
     ]);
     let attribute_file = tempfile::NamedTempFile::new().ok()?;
-    let mut cmd = TracedCommand::new(&binary.path, args);
-    cmd.env = binary.env.clone();
-    cmd.env.push((TRACED_ENV.into(), "1".into()));
-    cmd.env.push((
-        leakcheck::leak_free::ATTRIBUTE_POLICY_ENV.into(),
-        attribute_file.path().into(),
-    ));
-    cmd.cwd = Some(binary.manifest_dir.clone());
-    cmd.isolate_network = ctx.isolate_network;
-    cmd.capture_output = true;
-    cmd.timeout = Some(ctx.timeout);
+    let cmd = test_command(ctx, binary, args, attribute_file.path());
 
     let base = config.resolve("");
     let (judge, run) = leakcheck::trace(&ctx.tracer as &dyn Tracer, &cmd, base).ok()?;
