@@ -312,11 +312,15 @@ impl Tracer for StraceBackend {
             let status = wait_with_timeout(&status_rx, pid, cmd.timeout, own_group, &mut timed_out);
             if !opened.load(Ordering::SeqCst) {
                 // strace ended without opening the trace: unblock the reader's open().
-                let _ = nix::fcntl::open(
+                // Close our end at once: if the reader had opened the FIFO just before
+                // (and not yet said so), it must still see end-of-file.
+                if let Ok(fd) = nix::fcntl::open(
                     &fifo,
                     nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NONBLOCK,
                     nix::sys::stat::Mode::empty(),
-                );
+                ) {
+                    let _ = nix::unistd::close(fd);
+                }
             }
             match reader.join() {
                 Ok(Ok(())) => {}
