@@ -559,15 +559,25 @@ fn fail_test(name: &str, what: String) -> ! {
 
 #[track_caller]
 fn parent<R: TestResult>(spec: &Spec, name: &str) -> R {
-    let config = policy_config(spec)
-        .unwrap_or_else(|e| fail_test(name, format!("bad leakcheck policy:\n{e}")));
+    // `match` rather than closures, so that a failure points at the test (track_caller).
+    let config = match policy_config(spec) {
+        Ok(config) => config,
+        Err(e) => fail_test(name, format!("bad leakcheck policy:\n{e}")),
+    };
     let policy = config.resolve(name);
-    let tracer = StraceBackend::locate()
-        .unwrap_or_else(|e| fail_test(name, format!("cannot trace the test: {e}")));
+    let tracer = match StraceBackend::locate() {
+        Ok(tracer) => tracer,
+        Err(e) => fail_test(name, format!("cannot trace the test: {e}")),
+    };
     let nonce = nonce();
-    let cmd = child_command(name, &nonce).unwrap_or_else(|e| fail_test(name, e));
-    let checked = crate::check(&tracer, &cmd, policy)
-        .unwrap_or_else(|e| fail_test(name, format!("cannot trace `{}`: {e}", cmd.display())));
+    let cmd = match child_command(name, &nonce) {
+        Ok(cmd) => cmd,
+        Err(e) => fail_test(name, e),
+    };
+    let checked = match crate::check(&tracer, &cmd, policy) {
+        Ok(checked) => checked,
+        Err(e) => fail_test(name, format!("cannot trace `{}`: {e}", cmd.display())),
+    };
     let output = String::from_utf8_lossy(&checked.run.output);
     let transcript = Transcript::parse(&output, &nonce);
     let status = &checked.run.status;

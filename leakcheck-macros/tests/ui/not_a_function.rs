@@ -1,0 +1,6 @@
+use leakcheck::leak_free;
+
+#[leak_free]
+struct NotATest;
+
+fn main() {}
