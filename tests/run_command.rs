@@ -8,38 +8,43 @@ use libtest_mimic::{Arguments, Failed, Trial};
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
-    for spec in probe_specs() {
-        let name = spec.name.clone();
-        let main_spec = spec.clone();
-        trials.push(Trial::test(format!("probe::{name}"), move || {
-            let probe = probes_dir().join(&main_spec.name);
-            let (output, report) = run_probe(&probe, &main_spec.allow, &[]);
-            check_expectation(
-                &main_spec.name,
-                &main_spec.expect,
-                &main_spec.kind,
-                &output,
-                &report,
-            )
-            .or_else(|e| match &main_spec.accept {
-                Some(alt) => {
-                    check_expectation(&main_spec.name, alt, "none", &output, &report).map_err(|_| e)
-                }
-                None => Err(e),
-            })
-            .map_err(Failed::from)
-        }));
-        if let Some((allow, expect)) = spec.also.clone() {
-            let spec = spec.clone();
-            trials.push(Trial::test(
-                format!("probe::{name}::with_{allow}"),
-                move || {
-                    let probe = probes_dir().join(&spec.name);
-                    let (output, report) = run_probe(&probe, &allow, &[]);
-                    check_expectation(&spec.name, &expect, &spec.kind, &output, &report)
-                        .map_err(Failed::from)
-                },
-            ));
+    // Every probe under both backends: the verdicts must not depend on the tracer.
+    for backend in ["native", "strace"] {
+        for spec in probe_specs() {
+            let name = spec.name.clone();
+            let main_spec = spec.clone();
+            let env = [("LEAKCHECK_TRACER", backend)];
+            trials.push(Trial::test(format!("probe::{backend}::{name}"), move || {
+                let probe = probes_dir().join(&main_spec.name);
+                let (output, report) = run_probe(&probe, &main_spec.allow, &env);
+                check_expectation(
+                    &main_spec.name,
+                    &main_spec.expect,
+                    &main_spec.kind,
+                    &output,
+                    &report,
+                )
+                .or_else(|e| match &main_spec.accept {
+                    Some(alt) => {
+                        check_expectation(&main_spec.name, alt, "none", &output, &report)
+                            .map_err(|_| e)
+                    }
+                    None => Err(e),
+                })
+                .map_err(Failed::from)
+            }));
+            if let Some((allow, expect)) = spec.also.clone() {
+                let spec = spec.clone();
+                trials.push(Trial::test(
+                    format!("probe::{backend}::{name}::with_{allow}"),
+                    move || {
+                        let probe = probes_dir().join(&spec.name);
+                        let (output, report) = run_probe(&probe, &allow, &env);
+                        check_expectation(&spec.name, &expect, &spec.kind, &output, &report)
+                            .map_err(Failed::from)
+                    },
+                ));
+            }
         }
     }
     trials.push(Trial::test(
@@ -48,6 +53,7 @@ fn main() {
             let output = leakcheck()
                 .args(["run", "--", "/bin/true"])
                 .env("PATH", "/nonexistent")
+                .env("LEAKCHECK_TRACER", "strace")
                 .output()
                 .map_err(|e| Failed::from(e.to_string()))?;
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -60,6 +66,46 @@ fn main() {
             Ok(())
         },
     ));
+    trials.push(Trial::test("native_tracer_needs_no_strace", || {
+        let output = leakcheck()
+            .args(["run", "--", "/bin/true"])
+            .env("PATH", "/nonexistent")
+            .env_remove("LEAKCHECK_TRACER")
+            .env_remove("LEAKCHECK_STRACE")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .map_err(|e| Failed::from(e.to_string()))?;
+        if output.status.code() != Some(0) {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(format!("exit {:?}, stderr: {stderr}", output.status.code()).into());
+        }
+        Ok(())
+    }));
+    trials.push(Trial::test("unknown_tracer_exits_2_and_names_the_choices", || {
+        for (flag, env) in [(None, Some("ptrace")), (Some("ptrace"), None)] {
+            let mut cmd = leakcheck();
+            cmd.arg("run");
+            if let Some(flag) = flag {
+                cmd.args(["--tracer", flag]);
+            }
+            if let Some(env) = env {
+                cmd.env("LEAKCHECK_TRACER", env);
+            }
+            let output = cmd
+                .args(["--", "/bin/true"])
+                .current_dir(std::env::temp_dir())
+                .output()
+                .map_err(|e| Failed::from(e.to_string()))?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if output.status.code() != Some(2)
+                || !stderr.contains("native")
+                || !stderr.contains("strace")
+            {
+                return Err(format!("exit {:?}, stderr: {stderr}", output.status.code()).into());
+            }
+        }
+        Ok(())
+    }));
     trials.push(Trial::test(
         "failing_command_without_leak_exits_101",
         || {

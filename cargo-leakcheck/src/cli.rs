@@ -191,6 +191,10 @@ pub struct PolicyArgs {
     /// A failing command or test does not fail the run; only leaks do.
     #[arg(long)]
     pub leaks_only: bool,
+    /// How to trace: `native` (ptrace and a seccomp filter; the default on Linux x86_64
+    /// and aarch64) or `strace` [env: LEAKCHECK_TRACER].
+    #[arg(long, value_name = "BACKEND", value_parser = ["native", "strace"])]
+    pub tracer: Option<String>,
 }
 
 #[derive(Debug, Args)]

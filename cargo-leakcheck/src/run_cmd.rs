@@ -5,7 +5,7 @@ use crate::config::{self, Workspace};
 use crate::exit;
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{render_verdict, Outcome, Report, TestReport};
-use leakcheck::tracer::{ProgramStatus, StraceBackend, TracedCommand};
+use leakcheck::tracer::{Backend, ProgramStatus, TracedCommand};
 use leakcheck::VerdictKind;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,7 +57,7 @@ fn try_run(args: RunArgs) -> Result<u8, String> {
     };
     let display = cmd.display();
     let policy = config.resolve(&display);
-    let tracer = StraceBackend::locate().map_err(|e| e.to_string())?;
+    let tracer = Backend::select(args.policy.tracer.as_deref()).map_err(|e| e.to_string())?;
 
     eprintln!(
         "leakcheck: tracing `{display}`{}",

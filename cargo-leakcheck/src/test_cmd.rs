@@ -7,7 +7,7 @@ use crate::exit;
 use crate::list::{self, Partition, Selection, TestCase};
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{render_verdict, Outcome, Report, TestReport};
-use leakcheck::tracer::{ProgramStatus, StraceBackend, TracedCommand, Tracer};
+use leakcheck::tracer::{Backend, ProgramStatus, TracedCommand, Tracer};
 use leakcheck::{Verdict, VerdictKind};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::Path;
@@ -30,7 +30,7 @@ pub fn run(args: TestArgs) -> u8 {
 
 /// Everything a test run needs besides the test itself; shared by the worker threads.
 struct RunContext {
-    tracer: StraceBackend,
+    tracer: Backend,
     isolate_network: bool,
     timeout: Duration,
     json: bool,
@@ -55,7 +55,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
     // in cargo's output and cost nothing.
     let ws = Workspace::load(args.manifest_path.as_deref()).map_err(|e| e.to_string())?;
     let top_layer = config::env_and_cli_layers(&args.policy)?;
-    let tracer = StraceBackend::locate().map_err(|e| e.to_string())?;
+    let tracer = Backend::select(args.policy.tracer.as_deref()).map_err(|e| e.to_string())?;
     let binaries = cargo_build::build(&args, &ws.metadata).map_err(|e| e.to_string())?;
 
     let mut plan: Vec<(TestBinary, Vec<TestCase>, usize)> = Vec::new();

@@ -44,7 +44,7 @@
 use crate::kind::{Kind, Severity};
 use crate::policy::PolicyConfig;
 use crate::report::render_verdict;
-use crate::tracer::{ProgramStatus, StraceBackend, TracedCommand};
+use crate::tracer::{Backend, ProgramStatus, TracedCommand};
 use crate::verdict::VerdictKind;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -565,7 +565,7 @@ fn parent<R: TestResult>(spec: &Spec, name: &str) -> R {
         Err(e) => fail_test(name, format!("bad leakcheck policy:\n{e}")),
     };
     let policy = config.resolve(name);
-    let tracer = match StraceBackend::locate() {
+    let tracer = match Backend::select(None) {
         Ok(tracer) => tracer,
         Err(e) => fail_test(name, format!("cannot trace the test: {e}")),
     };

@@ -11,6 +11,7 @@ pub mod judge;
 pub mod kind;
 #[doc(hidden)]
 pub mod leak_free;
+pub mod native;
 pub mod parser;
 pub mod policy;
 pub mod report;

@@ -1,7 +1,9 @@
 //! Tracing backends: run a program and hand every trace line to a sink as it is written.
 //!
-//! The backend sits behind [`Tracer`] so that another one (native ptrace or
-//! seccomp-unotify) can replace strace without touching the parser or the judge.
+//! Two backends sit behind [`Tracer`]: [`StraceBackend`] runs strace, and
+//! [`NativeBackend`](crate::native::NativeBackend) traces with ptrace and its own seccomp
+//! filter, writing the same lines at a fraction of the cost. [`Backend::select`] picks
+//! one (`LEAKCHECK_TRACER`); the parser and the judge never know which.
 
 use crate::isolate::NetworkIsolation;
 use nix::sys::signal::{killpg, Signal};
@@ -136,14 +138,20 @@ pub enum TraceError {
     /// The network namespace could not be created.
     #[error("cannot isolate the network: {0}\n(hint: --isolate-network needs root, CAP_SYS_ADMIN, or unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1))")]
     Isolation(io::Error),
-    /// Spawning strace failed.
-    #[error("cannot start strace ({path}): {source}")]
+    /// Spawning the tracer (strace) or, with the native backend, the program failed.
+    #[error("cannot start {path}: {source}")]
     Spawn {
-        /// strace's path.
+        /// What was started.
         path: String,
         /// The OS error.
         source: io::Error,
     },
+    /// The native backend cannot trace here.
+    #[error("{0}")]
+    Ptrace(String),
+    /// `LEAKCHECK_TRACER` names no backend.
+    #[error("unknown tracer `{0}`\n(hint: LEAKCHECK_TRACER takes `native` (ptrace and seccomp, the default) or `strace`)")]
+    UnknownTracer(String),
     /// Another I/O failure while setting up the trace.
     #[error("cannot set up the trace: {0}")]
     Io(#[from] io::Error),
@@ -158,6 +166,65 @@ pub trait Tracer: Send + Sync {
         cmd: &TracedCommand,
         sink: &mut (dyn FnMut(&str) + Send),
     ) -> Result<RunResult, TraceError>;
+}
+
+/// The backend to trace with, chosen once per run.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// ptrace and leakcheck's own seccomp filter.
+    Native(crate::native::NativeBackend),
+    /// strace.
+    Strace(StraceBackend),
+}
+
+impl Backend {
+    /// Picks the backend: `choice` (`native` or `strace`, from `--tracer` or
+    /// `LEAKCHECK_TRACER`) when given; else strace when `LEAKCHECK_STRACE` names one, the
+    /// native backend where it runs (Linux on x86_64 or aarch64), and strace elsewhere.
+    pub fn select(choice: Option<&str>) -> Result<Backend, TraceError> {
+        let env = std::env::var("LEAKCHECK_TRACER").ok();
+        let choice = choice.or(env.as_deref()).filter(|c| !c.is_empty());
+        match choice {
+            Some("strace") => StraceBackend::locate().map(Backend::Strace),
+            Some("native") => crate::native::NativeBackend::new()
+                .map(Backend::Native)
+                .ok_or_else(|| {
+                    TraceError::Ptrace(
+                        "the native tracer runs on Linux x86_64 and aarch64 only\n(hint: LEAKCHECK_TRACER=strace)"
+                            .to_string(),
+                    )
+                }),
+            Some(other) => Err(TraceError::UnknownTracer(other.to_string())),
+            None if std::env::var_os("LEAKCHECK_STRACE").is_some() => {
+                StraceBackend::locate().map(Backend::Strace)
+            }
+            None => match crate::native::NativeBackend::new() {
+                Some(native) => Ok(Backend::Native(native)),
+                None => StraceBackend::locate().map(Backend::Strace),
+            },
+        }
+    }
+
+    /// `native` or `strace`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Native(_) => "native",
+            Backend::Strace(_) => "strace",
+        }
+    }
+}
+
+impl Tracer for Backend {
+    fn run(
+        &self,
+        cmd: &TracedCommand,
+        sink: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<RunResult, TraceError> {
+        match self {
+            Backend::Native(native) => native.run(cmd, sink),
+            Backend::Strace(strace) => strace.run(cmd, sink),
+        }
+    }
 }
 
 /// The strace backend.
@@ -270,7 +337,7 @@ impl Tracer for StraceBackend {
             }
             Err(source) => {
                 return Err(TraceError::Spawn {
-                    path: self.strace.display().to_string(),
+                    path: format!("strace ({})", self.strace.display()),
                     source,
                 })
             }
@@ -278,26 +345,7 @@ impl Tracer for StraceBackend {
         drop(command);
         let pid = child.id();
 
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let output_done = captured.map(|mut reader| {
-            let output = Arc::clone(&output);
-            let (done_tx, done_rx) = mpsc::channel::<()>();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                loop {
-                    match reader.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if let Ok(mut out) = output.lock() {
-                                out.extend_from_slice(&buf[..n]);
-                            }
-                        }
-                    }
-                }
-                let _ = done_tx.send(());
-            });
-            done_rx
-        });
+        let output = captured.map(capture_output);
 
         let (status_tx, status_rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -330,11 +378,7 @@ impl Tracer for StraceBackend {
             status
         });
         let status = status?;
-        if let Some(done) = output_done {
-            // A daemon the test left behind may hold the output pipe open for ever.
-            let _ = done.recv_timeout(Duration::from_secs(2));
-        }
-        let output = output.lock().map(|o| o.clone()).unwrap_or_default();
+        let output = output.map(Captured::collect).unwrap_or_default();
 
         let status = if timed_out {
             let secs = cmd.timeout.unwrap_or_default().as_secs_f64();
@@ -359,6 +403,44 @@ impl Tracer for StraceBackend {
             problems,
             duration: started.elapsed(),
         })
+    }
+}
+
+/// The traced program's stdout and stderr, read by a thread as they come.
+pub(crate) struct Captured {
+    output: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+/// Starts reading the program's output pipe.
+pub(crate) fn capture_output(mut reader: io::PipeReader) -> Captured {
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let (done_tx, done) = mpsc::channel::<()>();
+    let sink = Arc::clone(&output);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Ok(mut out) = sink.lock() {
+                        out.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+        }
+        let _ = done_tx.send(());
+    });
+    Captured { output, done }
+}
+
+impl Captured {
+    /// Everything the program wrote, once the pipe is closed (or 2 s after the program
+    /// ended: a daemon the test left behind may hold the pipe open for ever).
+    pub(crate) fn collect(self) -> Vec<u8> {
+        let _ = self.done.recv_timeout(Duration::from_secs(2));
+        let output = self.output.lock().map(|o| o.clone()).unwrap_or_default();
+        output
     }
 }
 
@@ -427,7 +509,7 @@ fn read_trace(
 }
 
 /// A hint for the one common reason strace cannot trace: something already traces us.
-fn already_traced_hint() -> String {
+pub(crate) fn already_traced_hint() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let tracer = status
         .lines()
@@ -441,7 +523,7 @@ fn already_traced_hint() -> String {
     }
 }
 
-fn resolve_program(cmd: &TracedCommand) -> Result<(), TraceError> {
+pub(crate) fn resolve_program(cmd: &TracedCommand) -> Result<(), TraceError> {
     let program = Path::new(&cmd.program);
     if program.components().count() > 1 {
         let full = match &cmd.cwd {
