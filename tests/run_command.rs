@@ -8,13 +8,23 @@ use libtest_mimic::{Arguments, Failed, Trial};
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
-    // Every probe under both backends: the verdicts must not depend on the tracer.
-    for backend in ["native", "strace"] {
+    // Every probe under each backend: the verdicts must not depend on the tracer. The
+    // native backend runs twice: with the send calls on seccomp notification (the
+    // default) and on ptrace stops (older kernels).
+    let backends: [(&str, &str, &str); 3] = [
+        ("native", "native", "1"),
+        ("native_ptrace", "native", "0"),
+        ("strace", "strace", "1"),
+    ];
+    for (label, backend, notify) in backends {
         for spec in probe_specs() {
             let name = spec.name.clone();
             let main_spec = spec.clone();
-            let env = [("LEAKCHECK_TRACER", backend)];
-            trials.push(Trial::test(format!("probe::{backend}::{name}"), move || {
+            let env = [
+                ("LEAKCHECK_TRACER", backend),
+                ("LEAKCHECK_NATIVE_NOTIFY", notify),
+            ];
+            trials.push(Trial::test(format!("probe::{label}::{name}"), move || {
                 let probe = probes_dir().join(&main_spec.name);
                 let (output, report) = run_probe(&probe, &main_spec.allow, &env);
                 check_expectation(
@@ -25,10 +35,8 @@ fn main() {
                     &report,
                 )
                 .or_else(|e| match &main_spec.accept {
-                    Some(alt) => {
-                        check_expectation(&main_spec.name, alt, "none", &output, &report)
-                            .map_err(|_| e)
-                    }
+                    Some(alt) => check_expectation(&main_spec.name, alt, "none", &output, &report)
+                        .map_err(|_| e),
                     None => Err(e),
                 })
                 .map_err(Failed::from)
@@ -36,7 +44,7 @@ fn main() {
             if let Some((allow, expect)) = spec.also.clone() {
                 let spec = spec.clone();
                 trials.push(Trial::test(
-                    format!("probe::{backend}::{name}::with_{allow}"),
+                    format!("probe::{label}::{name}::with_{allow}"),
                     move || {
                         let probe = probes_dir().join(&spec.name);
                         let (output, report) = run_probe(&probe, &allow, &env);
@@ -81,31 +89,34 @@ fn main() {
         }
         Ok(())
     }));
-    trials.push(Trial::test("unknown_tracer_exits_2_and_names_the_choices", || {
-        for (flag, env) in [(None, Some("ptrace")), (Some("ptrace"), None)] {
-            let mut cmd = leakcheck();
-            cmd.arg("run");
-            if let Some(flag) = flag {
-                cmd.args(["--tracer", flag]);
+    trials.push(Trial::test(
+        "unknown_tracer_exits_2_and_names_the_choices",
+        || {
+            for (flag, env) in [(None, Some("ptrace")), (Some("ptrace"), None)] {
+                let mut cmd = leakcheck();
+                cmd.arg("run");
+                if let Some(flag) = flag {
+                    cmd.args(["--tracer", flag]);
+                }
+                if let Some(env) = env {
+                    cmd.env("LEAKCHECK_TRACER", env);
+                }
+                let output = cmd
+                    .args(["--", "/bin/true"])
+                    .current_dir(std::env::temp_dir())
+                    .output()
+                    .map_err(|e| Failed::from(e.to_string()))?;
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                if output.status.code() != Some(2)
+                    || !stderr.contains("native")
+                    || !stderr.contains("strace")
+                {
+                    return Err(format!("exit {:?}, stderr: {stderr}", output.status.code()).into());
+                }
             }
-            if let Some(env) = env {
-                cmd.env("LEAKCHECK_TRACER", env);
-            }
-            let output = cmd
-                .args(["--", "/bin/true"])
-                .current_dir(std::env::temp_dir())
-                .output()
-                .map_err(|e| Failed::from(e.to_string()))?;
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            if output.status.code() != Some(2)
-                || !stderr.contains("native")
-                || !stderr.contains("strace")
-            {
-                return Err(format!("exit {:?}, stderr: {stderr}", output.status.code()).into());
-            }
-        }
-        Ok(())
-    }));
+            Ok(())
+        },
+    ));
     trials.push(Trial::test(
         "failing_command_without_leak_exits_101",
         || {
