@@ -90,6 +90,24 @@ fn main() {
         Ok(())
     }));
     trials.push(Trial::test(
+        "native_tracer_under_another_tracer_exits_2",
+        || {
+            // An outer `strace -f` follows leakcheck's fork, so the child cannot be traced.
+            let output = std::process::Command::new("strace")
+                .args(["-f", "-qq", "-e", "trace=none", "-o", "/dev/null"])
+                .arg(leakcheck_e2e::leakcheck_bin())
+                .args(["leakcheck", "run", "--tracer", "native", "--", "/bin/true"])
+                .current_dir(std::env::temp_dir())
+                .output()
+                .map_err(|e| Failed::from(format!("strace: {e}")))?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if output.status.code() != Some(2) || !stderr.contains("under a tracer") {
+                return Err(format!("exit {:?}, stderr: {stderr}", output.status.code()).into());
+            }
+            Ok(())
+        },
+    ));
+    trials.push(Trial::test(
         "unknown_tracer_exits_2_and_names_the_choices",
         || {
             for (flag, env) in [(None, Some("ptrace")), (Some("ptrace"), None)] {

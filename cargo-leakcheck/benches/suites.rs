@@ -3,7 +3,8 @@
 //! Generates three test suites, builds each once, then times, alternating so that a
 //! noisy neighbour hurts every command alike: `cargo test`, `cargo nextest run` (when
 //! installed), the Heteronculous approach (one `strace -f` over the whole `cargo test`,
-//! no seccomp filter), and `cargo leakcheck` (default batch mode, and `--per-test`).
+//! no seccomp filter), and `cargo leakcheck` (default batch mode, `--per-test`, and the
+//! strace backend).
 //! Prints the median of each and its ratio to `cargo test`.
 //!
 //! Every generated test stays on loopback: the "leaky" suite leaks to loopback ports
@@ -212,6 +213,17 @@ fn main() {
             label: "cargo leakcheck --per-test",
             command: vec![leakcheck.clone(), "leakcheck".into(), "--per-test".into()],
         });
+        if strace {
+            contenders.push(Contender {
+                label: "cargo leakcheck --tracer strace",
+                command: vec![
+                    leakcheck.clone(),
+                    "leakcheck".into(),
+                    "--tracer".into(),
+                    "strace".into(),
+                ],
+            });
+        }
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
         let mut codes: Vec<Option<i32>> = vec![None; contenders.len()];
         // One warm-up round, then alternate.

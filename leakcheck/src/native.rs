@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -1052,21 +1052,7 @@ impl Tracer for NativeBackend {
         resolve_program(cmd)?;
         let mut command = Command::new(&cmd.program);
         command.args(&cmd.args);
-        for (key, value) in &cmd.env {
-            command.env(key, value);
-        }
-        if let Some(cwd) = &cmd.cwd {
-            command.current_dir(cwd);
-        }
-        let captured = if cmd.capture_output {
-            let (reader, writer) = io::pipe()?;
-            command.stdin(Stdio::null());
-            command.stdout(writer.try_clone()?);
-            command.stderr(writer);
-            Some(reader)
-        } else {
-            None
-        };
+        let captured = cmd.configure(&mut command)?;
         let own_group = cmd.timeout.is_some() || cmd.capture_output;
         let isolation = cmd.isolate_network.then(NetworkIsolation::new);
         let notify = notify_supported();

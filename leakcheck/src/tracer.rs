@@ -57,6 +57,26 @@ impl TracedCommand {
         }
     }
 
+    /// Applies the environment, working directory and output capture to the process
+    /// that runs the program (strace, or the program itself); returns the read end of
+    /// the output pipe when output is captured.
+    pub(crate) fn configure(&self, command: &mut Command) -> io::Result<Option<io::PipeReader>> {
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(cwd);
+        }
+        if !self.capture_output {
+            return Ok(None);
+        }
+        let (reader, writer) = io::pipe()?;
+        command.stdin(Stdio::null());
+        command.stdout(writer.try_clone()?);
+        command.stderr(writer);
+        Ok(Some(reader))
+    }
+
     /// The command line as a user would type it, for messages.
     pub fn display(&self) -> String {
         std::iter::once(&self.program)
@@ -296,21 +316,7 @@ impl Tracer for StraceBackend {
         .map_err(io::Error::from)?;
 
         let mut command = self.command_line(cmd, &fifo);
-        for (key, value) in &cmd.env {
-            command.env(key, value);
-        }
-        if let Some(cwd) = &cmd.cwd {
-            command.current_dir(cwd);
-        }
-        let captured = if cmd.capture_output {
-            let (reader, writer) = io::pipe()?;
-            command.stdin(Stdio::null());
-            command.stdout(writer.try_clone()?);
-            command.stderr(writer);
-            Some(reader)
-        } else {
-            None
-        };
+        let captured = cmd.configure(&mut command)?;
         let own_group = cmd.timeout.is_some() || cmd.capture_output;
         let isolation = cmd.isolate_network.then(NetworkIsolation::new);
         // SAFETY: the closure only makes async-signal-safe system calls (setpgid,
