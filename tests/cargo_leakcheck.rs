@@ -446,3 +446,49 @@ fn batch_and_per_test_modes_give_identical_verdicts() {
         "clean"
     );
 }
+
+#[test]
+fn batch_with_leaks_reruns_only_the_tests_whose_threads_leaked() {
+    // Without the hanging and crashing tests, alpha's batch trace is complete: its leaks
+    // come from threads named after tests (a test's own thread, or one it spawned), so
+    // only those tests (and the failing one, whose output is wanted) run again.
+    let common = [
+        "-p",
+        "alpha",
+        "--isolate-network",
+        "--timeout",
+        "5",
+        "--",
+        "--skip",
+        "hangs",
+        "--skip",
+        "crashes",
+    ];
+    let (code_batch, _, err_batch, batch) = run_fixture("ws", &common);
+    let mut per_test_args = common.to_vec();
+    per_test_args.insert(0, "--per-test");
+    let (code_per_test, _, err_per_test, per_test) = run_fixture("ws", &per_test_args);
+    assert_eq!(code_batch, code_per_test, "{err_batch}\n{err_per_test}");
+    assert_eq!(verdicts(&batch), verdicts(&per_test));
+    let narrowed = err_batch
+        .lines()
+        .find_map(|l| l.strip_prefix("leakcheck: "))
+        .and_then(|l| l.split_once(" tests may have leaked"))
+        .map(|(counts, _)| counts.to_string())
+        .unwrap_or_else(|| panic!("no narrowing line: {err_batch}"));
+    let (suspects, total) = narrowed.split_once(" of ").expect("N of M");
+    let (suspects, total): (usize, usize) = (suspects.parse().unwrap(), total.parse().unwrap());
+    // udp_leak, dns_leak, thread_leak, control_port_denied_outside_override and
+    // fails_without_leaking; never the clean ones.
+    assert!(suspects >= 4 && suspects < total, "{narrowed}\n{err_batch}");
+    for clean in ["tests::clean_math", "tests::proxy_port_is_allowed"] {
+        assert_eq!(report_entry(&batch, clean)["verdict"], "clean");
+    }
+    for leaked in ["tests::udp_leak", "tests::dns_leak", "tests::thread_leak"] {
+        assert_eq!(
+            report_entry(&batch, leaked)["verdict"],
+            "leaked",
+            "{leaked}"
+        );
+    }
+}

@@ -107,8 +107,25 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
         if !json {
             eprintln!("     Running {}", binary.header());
         }
+        let mut known_clean = std::collections::HashSet::new();
         if !args.per_test && partition.is_none() {
-            if let Some(batch) = run_batch(&ctx, &binary, &selection, &layer, threads, args.color) {
+            let batch = run_batch(&ctx, &binary, &selection, &layer, threads, args.color);
+            if let Some(BatchResult::Narrowed { tests, suspects }) = batch {
+                known_clean = tests
+                    .into_iter()
+                    .filter(|(name, outcome)| {
+                        *outcome == Outcome::Passed && !suspects.contains(name)
+                    })
+                    .map(|(name, _)| name)
+                    .collect();
+                if !json {
+                    eprintln!(
+                        "leakcheck: {} of {} tests may have leaked; tracing each of them on its own",
+                        suspects.len(),
+                        cases.len()
+                    );
+                }
+            } else if let Some(BatchResult::Clean(batch)) = batch {
                 if !json {
                     print!("{}", batch.output);
                 }
@@ -150,6 +167,28 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
             let slot = order;
             order += 1;
             all_cases.push((binary.report_name(), case.clone()));
+            if known_clean.contains(&case.name) {
+                // Passed in the batch run, and none of its threads made a finding.
+                trials.push(Trial::test(case.name.clone(), move || {
+                    let name = &case_for_trial.name;
+                    let verdict = Verdict {
+                        verdict: VerdictKind::Clean,
+                        findings: Vec::new(),
+                        problems: Vec::new(),
+                        allow: layer.resolve(name).allow_list(),
+                    };
+                    let report_name = binary_for_trial.report_name();
+                    let entry = TestReport::new(&report_name, name, Outcome::Passed, &verdict);
+                    if ctx.json {
+                        emit_json(&entry);
+                    }
+                    if let Ok(mut results) = ctx.results.lock() {
+                        results.push((slot, entry));
+                    }
+                    Ok(())
+                }));
+                continue;
+            }
             trials.push(
                 Trial::test(case.name.clone(), move || {
                     run_one(&ctx, &binary_for_trial, &case_for_trial, &layer, slot)
@@ -341,12 +380,34 @@ struct Batch {
     tests: Vec<(String, Outcome)>,
 }
 
+/// What a batch run tells.
+enum BatchResult {
+    /// Every test is clean.
+    Clean(Batch),
+    /// Every finding came from a thread named after a test (libtest names each test's
+    /// thread): only `suspects` need a traced process of their own; every other test
+    /// passed cleanly.
+    Narrowed {
+        tests: Vec<(String, Outcome)>,
+        suspects: std::collections::HashSet<String>,
+    },
+}
+
+/// Whether a thread name is this test's: the kernel keeps 15 bytes of a thread's name.
+fn thread_is_test(thread: &str, test: &str) -> bool {
+    const COMM_LEN: usize = 15;
+    test.as_bytes().starts_with(thread.as_bytes())
+        && (thread.len() == test.len() || thread.len() >= COMM_LEN)
+}
+
 /// Traces a whole test binary at once, running its tests in parallel as `cargo test`
 /// does. Returns the outcomes only when per-test verdicts follow exactly from the one
 /// trace: it ran to its end and holds no finding at all under any of its tests'
-/// policies, so every test is clean. Otherwise (a finding, a warning, a crash, a
-/// timeout, an attribute policy reported) returns None, and the caller runs each test in
-/// its own traced process to attribute what happened.
+/// policies, so every test is clean; or every finding was made by threads named after
+/// tests, and only those tests need a run of their own. Otherwise (a finding from an
+/// unnamed thread or an exec'd program, the strace backend, a crash, a timeout, an
+/// attribute policy reported) returns None, and the caller runs each test in its own
+/// traced process to attribute what happened.
 fn run_batch(
     ctx: &RunContext,
     binary: &TestBinary,
@@ -354,7 +415,7 @@ fn run_batch(
     config: &PolicyConfig,
     threads: usize,
     color: ColorChoice,
-) -> Option<Batch> {
+) -> Option<BatchResult> {
     let mut args: Vec<String> = selection.filters.clone();
     if selection.exact {
         args.push("--exact".into());
@@ -399,24 +460,53 @@ fn run_batch(
     let plain = strip_ansi(&output);
     let tests = parse_libtest_output(&plain)?;
     // One verdict per distinct policy: overrides may give tests different ones.
-    let mut seen = std::collections::HashSet::new();
+    let mut groups: Vec<(leakcheck::Policy, Vec<&str>)> = Vec::new();
+    let mut by_policy = std::collections::HashMap::new();
     for (name, _) in &tests {
         let policy = config.resolve(name);
-        if seen.insert(format!("{policy:?}")) {
-            let verdict = judge.clone().finish_with(Some(policy));
-            if verdict.verdict != VerdictKind::Clean || !verdict.findings.is_empty() {
+        let key = format!("{policy:?}");
+        let group = *by_policy.entry(key).or_insert_with(|| {
+            groups.push((policy, Vec::new()));
+            groups.len() - 1
+        });
+        groups[group].1.push(name.as_str());
+    }
+    let mut suspects = std::collections::HashSet::new();
+    for (policy, names) in &groups {
+        let verdict = judge.clone().finish_with(Some(policy.clone()));
+        if verdict.findings.is_empty() && verdict.verdict == VerdictKind::Clean {
+            continue;
+        }
+        if !verdict.problems.is_empty() {
+            return None;
+        }
+        for thread in judge.culprits(policy)? {
+            // A thread that is no test's (libtest's main thread, a renamed thread).
+            if !tests.iter().any(|(test, _)| thread_is_test(&thread, test)) {
                 return None;
+            }
+            for name in names.iter().filter(|name| thread_is_test(&thread, name)) {
+                suspects.insert(name.to_string());
             }
         }
     }
-    if seen.is_empty() {
+    if groups.is_empty() {
         // No test ran: the trace must still be complete to be trusted.
         let verdict = judge.finish();
         if verdict.verdict != VerdictKind::Clean {
             return None;
         }
     }
-    Some(Batch { output, tests })
+    if suspects.is_empty() {
+        return Some(BatchResult::Clean(Batch { output, tests }));
+    }
+    // A failed test's output is in libtest's text, not kept apart: run it again too.
+    for (name, outcome) in &tests {
+        if *outcome == Outcome::Failed {
+            suspects.insert(name.clone());
+        }
+    }
+    Some(BatchResult::Narrowed { tests, suspects })
 }
 
 /// Every `test NAME ... RESULT` line of libtest's output, checked against its own counts

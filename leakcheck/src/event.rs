@@ -170,6 +170,10 @@ pub enum EventKind {
     /// strace printed something that means it lost part of the trace (e.g. the bogus
     /// errno after an execve from a non-leader thread under `--seccomp-bpf`).
     Lost(String),
+    /// The thread's name (`comm`), as the native tracer reports it before the thread's
+    /// first call (`+++ thread named "tests::x" +++`): libtest names each test's thread
+    /// after the test, so a finding can be traced back to the test that made it.
+    ThreadName(String),
     /// A line that carries nothing to judge (e.g. `+++ superseded by execve +++`).
     Nothing,
 }

@@ -69,7 +69,15 @@ pub struct Judge {
     unix_peers: HashMap<(u32, i32), String>,
     problems: Vec<String>,
     root: Root,
+    /// Thread names the tracer reported, by thread id (until the thread execs).
+    thread_names: HashMap<u32, String>,
+    /// For each finding, the names of the threads that made it (None: a thread without a
+    /// known name); None when there were too many to keep.
+    culprits: Vec<Option<HashSet<Option<String>>>>,
 }
+
+/// How many distinct thread names a finding keeps before giving up on attribution.
+const MAX_CULPRITS: usize = 4096;
 
 impl Judge {
     /// A judge for one run under `policy`.
@@ -87,6 +95,8 @@ impl Judge {
             unix_peers: HashMap::new(),
             problems: Vec::new(),
             root: Root::default(),
+            thread_names: HashMap::new(),
+            culprits: Vec::new(),
         }
     }
 
@@ -203,11 +213,20 @@ impl Judge {
                 if Some(pid) == self.root.pid && *ok {
                     self.root.started = true;
                 }
+                if *ok {
+                    self.thread_names.remove(&pid);
+                }
             }
             EventKind::Exit(end) => {
                 if Some(pid) == self.root.pid {
                     self.root.end = Some(end.clone());
                 }
+                // The name is kept: the native tracer may write a thread's last send
+                // after its exit (it lets the call go on first), and a new thread that
+                // reuses the id gives its own name before its first call.
+            }
+            EventKind::ThreadName(name) => {
+                self.thread_names.insert(pid, name.clone());
             }
             EventKind::Lost(why) => {
                 let why = why.clone();
@@ -379,8 +398,17 @@ impl Judge {
             destination,
             syscall: syscall.to_string(),
         };
+        let name = self.thread_names.get(&event.pid).cloned();
         if let Some(&i) = self.index.get(&key) {
             self.findings[i].occurrences += 1;
+            if let Some(names) = &mut self.culprits[i] {
+                if !names.contains(&name) {
+                    names.insert(name);
+                    if names.len() > MAX_CULPRITS {
+                        self.culprits[i] = None;
+                    }
+                }
+            }
             return;
         }
         let finding = Finding {
@@ -396,6 +424,7 @@ impl Judge {
         self.index.insert(key, self.findings.len());
         self.findings.push(finding);
         self.targets.push(target);
+        self.culprits.push(Some(HashSet::from([name])));
     }
 
     /// Ends the run: checks the trace was complete and gives the verdict.
@@ -417,28 +446,16 @@ impl Judge {
         } else if self.root.end.is_none() {
             self.problem("the trace ended before the program did: the tracer was stopped or died");
         }
+        let kept = self.kept(&self.policy);
         let policy = &self.policy;
-        let owned = |t: &SocketAddr| {
-            // A loopback destination is only known to be the tree's own server once the
-            // whole trace is read: the bind may come from another thread, printed later.
-            t.ip().is_loopback()
-                && (self.owned.contains(t) || self.owned_any_ports.contains(&t.port()))
-        };
-        let mut findings: Vec<Finding> = Vec::with_capacity(self.findings.len());
-        for (mut finding, target) in self.findings.into_iter().zip(&self.targets) {
-            let exempt = match target {
-                Target::Ip(ip) => owned(ip) || policy.allows_ip(ip),
-                Target::Unix(path) => policy.allows_unix(path, false),
-                Target::None => finding.kind == Kind::IpSocket && policy.ip_allowed(),
+        let mut findings: Vec<Finding> = Vec::with_capacity(kept.len());
+        let mut all = self.findings.into_iter().enumerate();
+        for (index, severity) in kept {
+            let Some((_, mut finding)) = all.find(|(i, _)| *i == index) else {
+                break;
             };
-            finding.severity = match policy.severity(finding.kind) {
-                Severity::Allow => continue,
-                Severity::Warn => FindingSeverity::Warning,
-                Severity::Deny => FindingSeverity::Leak,
-            };
-            if !exempt {
-                findings.push(finding);
-            }
+            finding.severity = severity;
+            findings.push(finding);
         }
         // Leaks before warnings; the sort is stable so trace order stays within each.
         findings.sort_by_key(|f| f.severity);
@@ -455,6 +472,46 @@ impl Judge {
             problems: self.problems,
             allow: policy.allow_list(),
         }
+    }
+
+    /// The findings that survive `policy`, by index, with their severity.
+    fn kept(&self, policy: &Policy) -> Vec<(usize, FindingSeverity)> {
+        let owned = |t: &SocketAddr| {
+            // A loopback destination is only known to be the tree's own server once the
+            // whole trace is read: the bind may come from another thread, printed later.
+            t.ip().is_loopback()
+                && (self.owned.contains(t) || self.owned_any_ports.contains(&t.port()))
+        };
+        let mut kept = Vec::new();
+        for (index, (finding, target)) in self.findings.iter().zip(&self.targets).enumerate() {
+            let exempt = match target {
+                Target::Ip(ip) => owned(ip) || policy.allows_ip(ip),
+                Target::Unix(path) => policy.allows_unix(path, false),
+                Target::None => finding.kind == Kind::IpSocket && policy.ip_allowed(),
+            };
+            let severity = match policy.severity(finding.kind) {
+                Severity::Allow => continue,
+                Severity::Warn => FindingSeverity::Warning,
+                Severity::Deny => FindingSeverity::Leak,
+            };
+            if !exempt {
+                kept.push((index, severity));
+            }
+        }
+        kept
+    }
+
+    /// The names of the threads that made the findings (leaks and warnings) that survive
+    /// `policy`; None when any of them came from a thread whose name is unknown (the
+    /// strace backend reports none; an exec'd child has its program's name instead).
+    pub fn culprits(&self, policy: &Policy) -> Option<std::collections::BTreeSet<String>> {
+        let mut names = std::collections::BTreeSet::new();
+        for (index, _) in self.kept(policy) {
+            for name in self.culprits.get(index)?.as_ref()? {
+                names.insert(name.clone()?);
+            }
+        }
+        Some(names)
     }
 
     /// How the traced program itself ended, if the trace showed it.

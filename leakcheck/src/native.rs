@@ -26,7 +26,7 @@ use crate::tracer::{
 use nix::sys::signal::Signal;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -515,9 +515,33 @@ struct Shared<'a> {
     sink: Mutex<&'a mut (dyn FnMut(&str) + Send)>,
     sockets: Mutex<Sockets>,
     problems: Mutex<Vec<String>>,
+    /// Threads whose name the trace has given since they started or last exec'd.
+    named: Mutex<HashSet<Pid>>,
 }
 
 impl Shared<'_> {
+    /// Writes a call's line, after the thread's name if the trace has not given it yet.
+    fn emit_call(&self, pid: Pid, line: &str) {
+        let first = self.named.lock().is_ok_and(|mut named| named.insert(pid));
+        if first {
+            if let Ok(comm) = std::fs::read(format!("/proc/{pid}/comm")) {
+                let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
+                let mut notice = format!("{pid} +++ thread named ");
+                write_c_string(&mut notice, comm);
+                notice.push_str(" +++");
+                self.emit(&notice);
+            }
+        }
+        self.emit(line);
+    }
+
+    /// The thread ended or exec'd: its name is to be given again.
+    fn forget_name(&self, pid: Pid) {
+        if let Ok(mut named) = self.named.lock() {
+            named.remove(&pid);
+        }
+    }
+
     fn emit(&self, line: &str) {
         if let Ok(mut sink) = self.sink.lock() {
             (*sink)(line);
@@ -736,7 +760,7 @@ impl Session<'_, '_> {
     fn emit(&mut self, pid: Pid, text: &str, ret: &str) {
         self.line.clear();
         let _ = write!(self.line, "{pid} {text} = {ret}");
-        self.shared.emit(&self.line);
+        self.shared.emit_call(pid, &self.line);
     }
 
     fn emit_notice(&mut self, pid: Pid, notice: &str) {
@@ -752,7 +776,11 @@ impl Session<'_, '_> {
         let mut text = String::from("execve(");
         write_c_string(&mut text, path.as_bytes());
         text.push_str(", [...], [...])");
-        self.emit(pid, &text, "0");
+        self.line.clear();
+        let _ = write!(self.line, "{pid} {text} = 0");
+        self.shared.emit(&self.line);
+        // The program's name replaces the thread's.
+        self.shared.forget_name(pid);
     }
 
     /// A seccomp stop: the call is at entry. Returns whether to see its exit.
@@ -903,6 +931,7 @@ impl Session<'_, '_> {
             ProgramStatus::TimedOut => unreachable!("a death is an exit or a signal"),
         };
         self.emit_notice(pid, &notice);
+        self.shared.forget_name(pid);
         if pid == self.root {
             self.root_status = Some(end);
         }
@@ -1109,6 +1138,7 @@ impl Tracer for NativeBackend {
             sink: Mutex::new(sink),
             sockets: Mutex::new(Sockets::default()),
             problems: Mutex::new(Vec::new()),
+            named: Mutex::new(HashSet::new()),
         };
         let started = Instant::now();
         // Read from the start: a full pipe would block the program.
@@ -1328,7 +1358,7 @@ fn answer(
     if !text.is_empty() {
         line.clear();
         let _ = write!(line, "{pid} {text} = ?");
-        shared.emit(line);
+        shared.emit_call(pid, line);
     }
 }
 

@@ -162,6 +162,12 @@ fn parse_exit(notice: &str) -> Option<EventKind> {
         let name = signal.split_whitespace().next()?.to_string();
         return Some(EventKind::Exit(ProcessEnd::Killed(name)));
     }
+    if let Some(name) = notice.strip_prefix("thread named ") {
+        let name = parse_string(name)?;
+        return Some(EventKind::ThreadName(
+            String::from_utf8_lossy(&name).into_owned(),
+        ));
+    }
     if notice.starts_with("superseded by execve") {
         return Some(EventKind::Nothing);
     }
