@@ -41,7 +41,7 @@ pub fn annotations(report: &Report) -> Vec<String> {
                     escape_data(&message)
                 ));
             }
-            VerdictKind::Clean => {
+            VerdictKind::Clean | VerdictKind::NotRun => {
                 let warnings: Vec<String> = test
                     .findings
                     .iter()

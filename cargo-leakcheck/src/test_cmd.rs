@@ -224,12 +224,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
         .map(|(report, (binary, case))| {
             report.unwrap_or_else(|| {
                 // Not run: ignored (or excluded by --ignored).
-                let verdict = Verdict {
-                    verdict: VerdictKind::Clean,
-                    findings: Vec::new(),
-                    problems: Vec::new(),
-                    allow: Vec::new(),
-                };
+                let verdict = Verdict::not_run(Vec::new());
                 TestReport::new(binary, &case.name, Outcome::Ignored, &verdict)
             })
         })
@@ -627,6 +622,7 @@ impl Summary {
                 VerdictKind::Clean => s.clean += 1,
                 VerdictKind::Leaked => s.leaked += 1,
                 VerdictKind::Unverified => s.unverified += 1,
+                VerdictKind::NotRun => {}
             }
             if matches!(t.outcome, Outcome::Failed | Outcome::TimedOut) {
                 s.failed += 1;

@@ -24,11 +24,16 @@ pub enum Kind {
     InterfaceEnumeration,
     /// Listening on a non-loopback address.
     Listen,
+    /// A UDP connect followed by `getsockname` and no data: glibc's address sorting or
+    /// local-address discovery; no packet leaves.
+    RouteProbe,
+    /// A process the test left running; leakcheck stopped it when the test ended.
+    LeftoverProcess,
 }
 
 impl Kind {
     /// Every kind, in the order of DESIGN.md's table.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Connect,
         Kind::Send,
         Kind::Dns,
@@ -37,6 +42,8 @@ impl Kind {
         Kind::Untraceable,
         Kind::InterfaceEnumeration,
         Kind::Listen,
+        Kind::RouteProbe,
+        Kind::LeftoverProcess,
     ];
 
     /// The name used in the report and in the policy (`interface-enumeration = "warn"`).
@@ -50,13 +57,18 @@ impl Kind {
             Kind::Untraceable => "untraceable",
             Kind::InterfaceEnumeration => "interface-enumeration",
             Kind::Listen => "listen",
+            Kind::RouteProbe => "route-probe",
+            Kind::LeftoverProcess => "leftover-process",
         }
     }
 
     /// The severity a kind has when the policy does not say otherwise.
     pub fn default_severity(self) -> Severity {
         match self {
-            Kind::InterfaceEnumeration | Kind::Listen => Severity::Warn,
+            Kind::InterfaceEnumeration
+            | Kind::Listen
+            | Kind::RouteProbe
+            | Kind::LeftoverProcess => Severity::Warn,
             _ => Severity::Deny,
         }
     }

@@ -127,6 +127,9 @@ pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
         VerdictKind::Clean => {
             let _ = writeln!(out, "{indent}clean: no network leak");
         }
+        VerdictKind::NotRun => {
+            let _ = writeln!(out, "{indent}not run: nothing was observed");
+        }
     }
     for finding in &verdict.findings {
         let tag = match finding.severity {

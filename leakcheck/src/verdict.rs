@@ -71,6 +71,8 @@ pub enum VerdictKind {
     Leaked,
     /// The trace cannot be trusted to be complete: fails like a leak.
     Unverified,
+    /// The test was not run (ignored, or not selected): nothing was observed.
+    NotRun,
 }
 
 impl VerdictKind {
@@ -80,12 +82,13 @@ impl VerdictKind {
             VerdictKind::Clean => "clean",
             VerdictKind::Leaked => "leaked",
             VerdictKind::Unverified => "unverified",
+            VerdictKind::NotRun => "not-run",
         }
     }
 
     /// Whether this verdict fails a test.
     pub fn fails(self) -> bool {
-        self != VerdictKind::Clean
+        matches!(self, VerdictKind::Leaked | VerdictKind::Unverified)
     }
 }
 
@@ -115,6 +118,16 @@ impl Verdict {
         self.findings
             .iter()
             .filter(|f| f.severity == FindingSeverity::Leak)
+    }
+
+    /// The verdict for a test that was not run.
+    pub fn not_run(allow: Vec<String>) -> Verdict {
+        Verdict {
+            verdict: VerdictKind::NotRun,
+            findings: Vec::new(),
+            problems: Vec::new(),
+            allow,
+        }
     }
 
     /// The verdict for a run that could not be observed at all.
