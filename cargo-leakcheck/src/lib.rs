@@ -3,12 +3,16 @@
 //! The binary is a thin shell over the library so that the end-to-end tests can build
 //! the very same command.
 
+pub mod batch;
 pub mod cargo_build;
 pub mod cli;
 pub mod config;
 pub mod github;
+pub mod junit;
 pub mod list;
+pub mod printer;
 pub mod run_cmd;
+pub mod summary;
 pub mod test_cmd;
 
 /// Exit statuses of DESIGN.md.

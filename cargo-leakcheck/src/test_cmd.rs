@@ -1,21 +1,35 @@
-//! `cargo leakcheck`: build, list, run every test in its own traced process, report.
+//! `cargo leakcheck`: build, list, trace every test, report.
+//!
+//! By default each test binary is traced once as a whole ([`crate::batch`]); tests whose
+//! threads made a finding, failed tests, and every test when the batch cannot be trusted
+//! or holds a finding no test can be named for, are then traced again one process each.
+//! No finding of the batch is dropped: one its test's own run does not reproduce stays
+//! with the test, marked as seen only beside the other tests, and then every test of
+//! the binary runs alone; what no test reproduces is the binary's own entry.
 
+use crate::batch::{self, Batch};
 use crate::cargo_build::{self, TestBinary};
 use crate::cli::{ColorChoice, MessageFormat, TestArgs};
 use crate::config::{self, Workspace};
 use crate::exit;
 use crate::list::{self, Partition, Selection, TestCase};
+use crate::printer::{Printer, Status};
+use crate::summary::Summary;
 use leakcheck::policy::PolicyConfig;
-use leakcheck::report::{render_verdict, Outcome, Report, TestReport};
+use leakcheck::report::{render_verdict, BinaryReport, Outcome, Report, TestReport};
 use leakcheck::tracer::{Backend, ProgramStatus, TracedCommand, Tracer};
-use leakcheck::{Verdict, VerdictKind};
-use libtest_mimic::{Arguments, Failed, Trial};
+use leakcheck::{Finding, Verdict, VerdictKind};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Set in every test process leakcheck runs, so that `#[leak_free]` does not trace twice.
 pub use leakcheck::leak_free::TRACED_ENV;
+
+/// The note on a batch finding that the test's own run did not reproduce.
+const BESIDE_OTHERS: &str = "seen only in the batch run, beside the other tests (shared state or timing): the test's own run did not reproduce it";
 
 /// Runs `cargo leakcheck`; returns the exit status.
 pub fn run(args: TestArgs) -> u8 {
@@ -34,7 +48,8 @@ struct RunContext {
     isolate_network: bool,
     timeout: Duration,
     json: bool,
-    results: Mutex<Vec<(usize, TestReport)>>,
+    color: bool,
+    threads: usize,
 }
 
 fn try_run(args: TestArgs) -> Result<u8, String> {
@@ -81,159 +96,44 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let json = args.message_format == MessageFormat::Json;
-    let ctx = Arc::new(RunContext {
+    let ctx = RunContext {
         tracer,
         isolate_network: args.policy.isolate_network,
         timeout: Duration::from_secs_f64(args.timeout),
         json,
-        results: Mutex::new(Vec::new()),
-    });
+        color: use_color(args.color),
+        threads,
+    };
 
-    let mut order = 0usize;
-    let mut all_cases: Vec<(String, TestCase)> = Vec::new();
+    let mut report = Report::default();
     for (binary, cases, filtered_out) in &plan {
         let package = ws
             .package_layers
             .get(&binary.package)
             .cloned()
             .unwrap_or_default();
-        let layer: Arc<PolicyConfig> = Arc::new(
-            ws.workspace_layer
-                .clone()
-                .merge(package)
-                .merge(top_layer.clone()),
-        );
-        let binary = Arc::new(binary.clone());
+        let layer = ws
+            .workspace_layer
+            .clone()
+            .merge(package)
+            .merge(top_layer.clone());
         if !json {
             eprintln!("     Running {}", binary.header());
         }
-        let mut known_clean = std::collections::HashSet::new();
-        if !args.per_test && partition.is_none() {
-            let batch = run_batch(&ctx, &binary, &selection, &layer, threads, args.color);
-            if let Some(BatchResult::Narrowed { tests, suspects }) = batch {
-                known_clean = tests
-                    .into_iter()
-                    .filter(|(name, outcome)| {
-                        *outcome == Outcome::Passed && !suspects.contains(name)
-                    })
-                    .map(|(name, _)| name)
-                    .collect();
-                if !json {
-                    eprintln!(
-                        "leakcheck: {} of {} tests may have leaked; tracing each of them on its own",
-                        suspects.len(),
-                        cases.len()
-                    );
-                }
-            } else if let Some(BatchResult::Clean(batch)) = batch {
-                if !json {
-                    print!("{}", batch.output);
-                }
-                for (name, outcome) in batch.tests {
-                    let slot = order;
-                    order += 1;
-                    let case = TestCase {
-                        ignored: outcome == Outcome::Ignored,
-                        name,
-                    };
-                    all_cases.push((binary.report_name(), case.clone()));
-                    if outcome == Outcome::Ignored {
-                        continue;
-                    }
-                    let verdict = Verdict {
-                        verdict: VerdictKind::Clean,
-                        findings: Vec::new(),
-                        problems: Vec::new(),
-                        allow: layer.resolve(&case.name).allow_list(),
-                    };
-                    let entry =
-                        TestReport::new(&binary.report_name(), &case.name, outcome, &verdict);
-                    if json {
-                        emit_json(&entry);
-                    }
-                    if let Ok(mut results) = ctx.results.lock() {
-                        results.push((slot, entry));
-                    }
-                }
-                continue;
-            }
-        }
-        let mut trials = Vec::with_capacity(cases.len());
-        for case in cases {
-            let ctx = Arc::clone(&ctx);
-            let binary_for_trial = Arc::clone(&binary);
-            let layer = Arc::clone(&layer);
-            let case_for_trial = case.clone();
-            let slot = order;
-            order += 1;
-            all_cases.push((binary.report_name(), case.clone()));
-            if known_clean.contains(&case.name) {
-                // Passed in the batch run, and none of its threads made a finding.
-                trials.push(Trial::test(case.name.clone(), move || {
-                    let name = &case_for_trial.name;
-                    let verdict = Verdict {
-                        verdict: VerdictKind::Clean,
-                        findings: Vec::new(),
-                        problems: Vec::new(),
-                        allow: layer.resolve(name).allow_list(),
-                    };
-                    let report_name = binary_for_trial.report_name();
-                    let entry = TestReport::new(&report_name, name, Outcome::Passed, &verdict);
-                    if ctx.json {
-                        emit_json(&entry);
-                    }
-                    if let Ok(mut results) = ctx.results.lock() {
-                        results.push((slot, entry));
-                    }
-                    Ok(())
-                }));
-                continue;
-            }
-            trials.push(
-                Trial::test(case.name.clone(), move || {
-                    run_one(&ctx, &binary_for_trial, &case_for_trial, &layer, slot)
-                })
-                .with_ignored_flag(case.ignored),
-            );
-        }
-        let mut margs = Arguments {
-            test_threads: Some(threads),
-            ignored: selection.ignored_only,
-            include_ignored: selection.include_ignored,
-            color: Some(color(args.color)),
-            ..Arguments::default()
-        };
-        if json {
-            margs.logfile = Some("/dev/null".to_string());
-        }
-        let conclusion = libtest_mimic::run(&margs, trials);
-        // libtest-mimic counts only its own filtering; report ours, as cargo test would.
-        let _ = (conclusion, filtered_out);
+        let batch = !args.per_test && partition.is_none();
+        let (tests, own) = run_binary(
+            &ctx,
+            binary,
+            cases,
+            *filtered_out,
+            &layer,
+            &selection,
+            batch,
+        );
+        report.tests.extend(tests);
+        report.binaries.extend(own);
     }
 
-    let mut results =
-        std::mem::take(&mut *ctx.results.lock().map_err(|_| "a test thread crashed")?);
-    results.sort_by_key(|(slot, _)| *slot);
-    let mut done: Vec<Option<TestReport>> = vec![None; all_cases.len()];
-    for (slot, report) in results {
-        done[slot] = Some(report);
-    }
-    let tests: Vec<TestReport> = done
-        .into_iter()
-        .zip(&all_cases)
-        .map(|(report, (binary, case))| {
-            report.unwrap_or_else(|| {
-                // Not run: ignored (or excluded by --ignored).
-                let verdict = Verdict::not_run(Vec::new());
-                TestReport::new(binary, &case.name, Outcome::Ignored, &verdict)
-            })
-        })
-        .collect();
-
-    let report = Report {
-        tests,
-        ..Report::default()
-    };
     let report_path = args
         .policy
         .report
@@ -243,7 +143,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
         .write(&report_path)
         .map_err(|e| format!("cannot write the report to {}: {e}", report_path.display()))?;
     if let Some(junit) = &args.junit {
-        write_junit(&report, junit)?;
+        crate::junit::write_junit(&report, junit)?;
     }
     crate::github::emit(&report);
     let summary = Summary::of(&report);
@@ -254,30 +154,309 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
     Ok(summary.exit_code(args.policy.leaks_only))
 }
 
-fn color(choice: ColorChoice) -> libtest_mimic::ColorSetting {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+fn use_color(choice: ColorChoice) -> bool {
     match choice {
-        ColorChoice::Always => libtest_mimic::ColorSetting::Always,
-        ColorChoice::Never => libtest_mimic::ColorSetting::Never,
-        ColorChoice::Auto if no_color => libtest_mimic::ColorSetting::Never,
-        ColorChoice::Auto => libtest_mimic::ColorSetting::Auto,
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     }
 }
 
-/// Runs one test in its own traced process; returns what libtest-mimic prints.
-fn run_one(
+/// A test's entry and its `failures:` text (None when it passed and is clean).
+struct Done {
+    entry: TestReport,
+    failure: Option<String>,
+}
+
+/// Runs one binary's tests (see the module's doc); prints its block; returns every
+/// test's entry, in list order, and the binary's own entry when it has one.
+fn run_binary(
     ctx: &RunContext,
     binary: &TestBinary,
-    case: &TestCase,
+    cases: &[TestCase],
+    filtered_out: usize,
     config: &PolicyConfig,
-    slot: usize,
-) -> Result<(), Failed> {
+    selection: &Selection,
+    batch_mode: bool,
+) -> (Vec<TestReport>, Option<BinaryReport>) {
+    let report_name = binary.report_name();
+    let printer = Printer::start(cases.len(), ctx.color, ctx.json);
+    let mut done: HashMap<String, TestReport> = HashMap::new();
+    let runnable: Vec<TestCase> = cases
+        .iter()
+        .filter(|c| selection.runs(c))
+        .cloned()
+        .collect();
+    for case in cases.iter().filter(|c| !selection.runs(c)) {
+        let verdict = Verdict::not_run(config.resolve(&case.name).allow_list());
+        let entry = TestReport::new(&report_name, &case.name, Outcome::Ignored, &verdict);
+        record(
+            ctx,
+            &printer,
+            &mut done,
+            Done {
+                entry,
+                failure: None,
+            },
+        );
+    }
+
+    let batch = batch_mode.then(|| run_batch(ctx, binary, selection, cases, config));
+    let all: Vec<&TestCase> = runnable.iter().collect();
+    let first: Vec<&TestCase> = match &batch {
+        None => all.clone(),
+        Some(b) if b.untrusted.is_some() || !b.binary.is_empty() => {
+            if !ctx.json {
+                let why = b.untrusted.clone().unwrap_or_else(|| {
+                    "the batch run made attempts that no test's thread made".to_string()
+                });
+                eprintln!("leakcheck: {why}; tracing each test on its own");
+            }
+            all.clone()
+        }
+        Some(b) => {
+            let first: Vec<&TestCase> = runnable
+                .iter()
+                .filter(|c| {
+                    b.by_test.contains_key(&c.name)
+                        || b.outcomes.get(&c.name) != Some(&Outcome::Passed)
+                })
+                .collect();
+            if !first.is_empty() && !ctx.json {
+                eprintln!(
+                    "leakcheck: {} of {} tests may have leaked or failed; tracing each of them on its own",
+                    first.len(),
+                    runnable.len()
+                );
+            }
+            first
+        }
+    };
+    let empty = Batch::default();
+    let seen = batch.as_ref().unwrap_or(&empty);
+    let mut unreproduced = false;
+    let mut solo_findings: Vec<Finding> = Vec::new();
+    run_solo(ctx, binary, &first, config, |case, mut result| {
+        let kept = seen
+            .by_test
+            .get(&case.name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if keep_unreproduced(&mut result.entry, kept) {
+            unreproduced = true;
+            result.failure = Some(failure_text(&result.entry, result.failure.take()));
+        }
+        solo_findings.extend(result.entry.findings.iter().cloned());
+        record(ctx, &printer, &mut done, result);
+    });
+    let reproduced_all = |findings: &[Finding], solo: &[Finding]| {
+        findings
+            .iter()
+            .all(|f| solo.iter().any(|s| batch::same(s, f)))
+    };
+    let rest: Vec<&TestCase> = runnable
+        .iter()
+        .filter(|c| !done.contains_key(&c.name))
+        .collect();
+    if unreproduced || !reproduced_all(&seen.binary, &solo_findings) {
+        if !rest.is_empty() && !ctx.json {
+            eprintln!(
+                "leakcheck: the batch run made attempts that no test's own run reproduced; tracing the other {} tests on their own",
+                rest.len()
+            );
+        }
+        run_solo(ctx, binary, &rest, config, |_, result| {
+            solo_findings.extend(result.entry.findings.iter().cloned());
+            record(ctx, &printer, &mut done, result);
+        });
+    } else {
+        // Passed in the batch run, and no task of theirs made a finding.
+        for case in rest {
+            let verdict = Verdict {
+                verdict: VerdictKind::Clean,
+                findings: Vec::new(),
+                problems: Vec::new(),
+                allow: config.resolve(&case.name).allow_list(),
+            };
+            let mut entry = TestReport::new(&report_name, &case.name, Outcome::Passed, &verdict);
+            entry.duration_ms = seen.durations.get(&case.name).map(|d| d.as_millis() as u64);
+            record(
+                ctx,
+                &printer,
+                &mut done,
+                Done {
+                    entry,
+                    failure: None,
+                },
+            );
+        }
+    }
+    printer.finish(filtered_out);
+
+    let own: Vec<Finding> = seen
+        .binary
+        .iter()
+        .filter(|f| !solo_findings.iter().any(|s| batch::same(s, f)))
+        .cloned()
+        .map(|mut f| {
+            f.note = Some(
+                "seen in the batch run, made by no test's thread, and reproduced by no test alone"
+                    .to_string(),
+            );
+            f
+        })
+        .collect();
+    let own = (!own.is_empty()).then(|| {
+        let mut verdict = Verdict {
+            verdict: VerdictKind::Clean,
+            findings: own,
+            problems: Vec::new(),
+            allow: config.resolve("").allow_list(),
+        };
+        verdict.settle();
+        if !ctx.json {
+            eprint!(
+                "leakcheck: {report_name}: what no test can be named for:\n{}",
+                render_verdict(&verdict, "  ")
+            );
+        }
+        BinaryReport {
+            binary: report_name.clone(),
+            verdict: verdict.verdict,
+            findings: verdict.findings,
+            allow: verdict.allow,
+        }
+    });
+    let tests = cases.iter().filter_map(|c| done.remove(&c.name)).collect();
+    (tests, own)
+}
+
+/// Prints a finished test and keeps its entry.
+fn record(ctx: &RunContext, printer: &Printer, done: &mut HashMap<String, TestReport>, d: Done) {
+    if ctx.json {
+        emit_json(&d.entry);
+    }
+    let status = if d.entry.outcome == Outcome::Ignored {
+        Status::Ignored
+    } else if d.failure.is_some() {
+        Status::Failed
+    } else {
+        Status::Ok
+    };
+    printer.result(&d.entry.name, status, d.failure);
+    done.insert(d.entry.name.clone(), d.entry);
+}
+
+/// Adds to a test's entry the batch findings its own run did not reproduce, marked so;
+/// returns whether there were any.
+fn keep_unreproduced(entry: &mut TestReport, batch: &[Finding]) -> bool {
+    let missing: Vec<Finding> = batch
+        .iter()
+        .filter(|f| !entry.findings.iter().any(|s| batch::same(s, f)))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return false;
+    }
+    let mut verdict = Verdict {
+        verdict: entry.verdict,
+        findings: std::mem::take(&mut entry.findings),
+        problems: std::mem::take(&mut entry.problems),
+        allow: entry.allow.clone(),
+    };
+    for mut finding in missing {
+        finding.note = Some(BESIDE_OTHERS.to_string());
+        verdict.findings.push(finding);
+    }
+    verdict.findings.sort_by_key(|f| f.severity);
+    verdict.settle();
+    entry.verdict = verdict.verdict;
+    entry.findings = verdict.findings;
+    entry.problems = verdict.problems;
+    true
+}
+
+/// A test's `failures:` text once its verdict changed: the verdict, then what the test
+/// itself said.
+fn failure_text(entry: &TestReport, before: Option<String>) -> String {
+    let verdict = Verdict {
+        verdict: entry.verdict,
+        findings: entry.findings.clone(),
+        problems: entry.problems.clone(),
+        allow: entry.allow.clone(),
+    };
+    let mut text = if verdict.verdict.fails() {
+        render_verdict(&verdict, "")
+    } else {
+        String::new()
+    };
+    if let Some(before) = before {
+        // The old text starts with the old verdict's rendering when that failed.
+        let own = before
+            .split_once("  allow list in force: ")
+            .and_then(|(_, rest)| rest.split_once('\n').map(|(_, tail)| tail))
+            .unwrap_or(&before);
+        text.push_str(own);
+    }
+    text
+}
+
+/// Runs `cases` one traced process each, `ctx.threads` at a time; `each` gets every
+/// result as it comes.
+fn run_solo(
+    ctx: &RunContext,
+    binary: &TestBinary,
+    cases: &[&TestCase],
+    config: &PolicyConfig,
+    mut each: impl FnMut(&TestCase, Done),
+) {
+    if cases.is_empty() {
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..ctx.threads.min(cases.len()) {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(case) = cases.get(i) else {
+                    return;
+                };
+                let done = run_one(ctx, binary, case, config);
+                if tx.send((i, done)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        for (i, done) in rx {
+            each(cases[i], done);
+        }
+    });
+}
+
+/// Runs one test in its own traced process.
+fn run_one(ctx: &RunContext, binary: &TestBinary, case: &TestCase, config: &PolicyConfig) -> Done {
     let policy = config.resolve(&case.name);
     let allow = policy.allow_list();
+    let report_name = binary.report_name();
+    let unobserved = |why: String| {
+        let verdict = Verdict::unobserved(why, allow.clone());
+        let entry = TestReport::new(&report_name, &case.name, Outcome::Failed, &verdict);
+        let failure = Some(render_verdict(&verdict, ""));
+        Done { entry, failure }
+    };
     // A `#[leak_free(...)]` test reports its attribute's policy here as it starts; it
     // applies to the verdict on top of everything else.
-    let attribute_file = tempfile::NamedTempFile::new()
-        .map_err(|e| Failed::from(format!("cannot create a temporary file: {e}")))?;
+    let attribute_file = match tempfile::NamedTempFile::new() {
+        Ok(file) => file,
+        Err(e) => return unobserved(format!("cannot create a temporary file: {e}")),
+    };
     let mut args: Vec<String> = vec![
         case.name.clone(),
         "--exact".into(),
@@ -303,11 +482,7 @@ fn run_one(
             checked.run.status,
             String::from_utf8_lossy(&checked.run.output).into_owned(),
         ),
-        Err(e) => (
-            Verdict::unobserved(format!("could not trace the test: {e}"), allow),
-            ProgramStatus::Exited(-1),
-            String::new(),
-        ),
+        Err(e) => return unobserved(format!("could not trace the test: {e}")),
     };
     let outcome = match status {
         ProgramStatus::TimedOut => Outcome::TimedOut,
@@ -320,24 +495,13 @@ fn run_one(
             "the test binary did not run `{}` (its output does not say `running 1 test`)",
             case.name
         ));
-        if verdict.verdict == VerdictKind::Clean {
-            verdict.verdict = VerdictKind::Unverified;
-        }
+        verdict.settle();
     }
 
-    let mut entry = TestReport::new(&binary.report_name(), &case.name, outcome, &verdict);
+    let mut entry = TestReport::new(&report_name, &case.name, outcome, &verdict);
     entry.duration_ms = Some(started.elapsed().as_millis() as u64);
-    if ctx.json {
-        emit_json(&entry);
-    }
-    let message = failure_message(&case.name, &verdict, &status, outcome, &output, ctx.timeout);
-    if let Ok(mut results) = ctx.results.lock() {
-        results.push((slot, entry));
-    }
-    match message {
-        Some(message) => Err(Failed::from(message)),
-        None => Ok(()),
-    }
+    let failure = failure_message(&case.name, &verdict, &status, outcome, &output, ctx.timeout);
+    Done { entry, failure }
 }
 
 /// A test binary's command as `cargo test` would run it, marked as traced (so that
@@ -368,49 +532,19 @@ fn emit_json(entry: &TestReport) {
     println!("{value}");
 }
 
-/// What a clean batch run of a whole test binary gives: libtest's own output and each
-/// test's outcome.
-struct Batch {
-    output: String,
-    tests: Vec<(String, Outcome)>,
-}
-
-/// What a batch run tells.
-enum BatchResult {
-    /// Every test is clean.
-    Clean(Batch),
-    /// Every finding came from a thread named after a test (libtest names each test's
-    /// thread): only `suspects` need a traced process of their own; every other test
-    /// passed cleanly.
-    Narrowed {
-        tests: Vec<(String, Outcome)>,
-        suspects: std::collections::HashSet<String>,
-    },
-}
-
-/// Whether a thread name is this test's: the kernel keeps 15 bytes of a thread's name.
-fn thread_is_test(thread: &str, test: &str) -> bool {
-    const COMM_LEN: usize = 15;
-    test.as_bytes().starts_with(thread.as_bytes())
-        && (thread.len() == test.len() || thread.len() >= COMM_LEN)
-}
-
-/// Traces a whole test binary at once, running its tests in parallel as `cargo test`
-/// does. Returns the outcomes only when per-test verdicts follow exactly from the one
-/// trace: it ran to its end and holds no finding at all under any of its tests'
-/// policies, so every test is clean; or every finding was made by threads named after
-/// tests, and only those tests need a run of their own. Otherwise (a finding from an
-/// unnamed thread or an exec'd program, the strace backend, a crash, a timeout, an
-/// attribute policy reported) returns None, and the caller runs each test in its own
-/// traced process to attribute what happened.
+/// Traces a whole test binary at once, its tests in parallel as `cargo test` runs them,
+/// and attributes what it saw (see [`crate::batch`]).
 fn run_batch(
     ctx: &RunContext,
     binary: &TestBinary,
     selection: &Selection,
+    cases: &[TestCase],
     config: &PolicyConfig,
-    threads: usize,
-    color: ColorChoice,
-) -> Option<BatchResult> {
+) -> Batch {
+    let untrusted = |why: String| Batch {
+        untrusted: Some(why),
+        ..Batch::default()
+    };
     let mut args: Vec<String> = selection.filters.clone();
     if selection.exact {
         args.push("--exact".into());
@@ -425,135 +559,35 @@ fn run_batch(
     if selection.include_ignored {
         args.push("--include-ignored".into());
     }
-    let colored = match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::IsTerminal::is_terminal(&std::io::stdout())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+    let dir = match tempfile::Builder::new()
+        .prefix("leakcheck-batch-")
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => return untrusted(format!("cannot create a temporary directory: {e}")),
     };
+    let log = dir.path().join("libtest.log");
+    let attribute_file = dir.path().join("attributes");
     args.extend([
         "--test-threads".to_string(),
-        threads.to_string(),
+        ctx.threads.to_string(),
         "--color".into(),
-        if colored { "always" } else { "never" }.into(),
+        "never".into(),
+        "--logfile".into(),
+        log.display().to_string(),
     ]);
-    let attribute_file = tempfile::NamedTempFile::new().ok()?;
-    let cmd = test_command(ctx, binary, args, attribute_file.path());
-
-    let base = config.resolve("");
-    let (judge, run) = leakcheck::trace(&ctx.tracer as &dyn Tracer, &cmd, base).ok()?;
-    if !matches!(run.status, ProgramStatus::Exited(0 | 101)) {
-        return None;
-    }
+    let cmd = test_command(ctx, binary, args, &attribute_file);
+    let (judge, run) = match leakcheck::trace(&ctx.tracer as &dyn Tracer, &cmd, config.resolve(""))
+    {
+        Ok(traced) => traced,
+        Err(e) => return untrusted(format!("could not trace the batch run: {e}")),
+    };
+    let mut batch = batch::judge_batch(&judge, &run.status, &batch::read_log(&log), cases, config);
     // A `#[leak_free(...)]` test brings its own policy: judge each test on its own.
-    if std::fs::metadata(attribute_file.path()).is_ok_and(|m| m.len() > 0) {
-        return None;
+    if std::fs::metadata(&attribute_file).is_ok_and(|m| m.len() > 0) {
+        batch.untrusted = Some("a #[leak_free(...)] test brings its own policy".to_string());
     }
-    let output = String::from_utf8_lossy(&run.output).into_owned();
-    let plain = strip_ansi(&output);
-    let tests = parse_libtest_output(&plain)?;
-    // One verdict per distinct policy: overrides may give tests different ones.
-    let mut groups: Vec<(leakcheck::Policy, Vec<&str>)> = Vec::new();
-    let mut by_policy = std::collections::HashMap::new();
-    for (name, _) in &tests {
-        let policy = config.resolve(name);
-        let key = format!("{policy:?}");
-        let group = *by_policy.entry(key).or_insert_with(|| {
-            groups.push((policy, Vec::new()));
-            groups.len() - 1
-        });
-        groups[group].1.push(name.as_str());
-    }
-    let mut suspects = std::collections::HashSet::new();
-    for (policy, names) in &groups {
-        let verdict = judge.clone().finish_with(Some(policy.clone()));
-        if verdict.findings.is_empty() && verdict.verdict == VerdictKind::Clean {
-            continue;
-        }
-        if !verdict.problems.is_empty() {
-            return None;
-        }
-        for thread in judge.culprits(policy)? {
-            // A thread that is no test's (libtest's main thread, a renamed thread).
-            if !tests.iter().any(|(test, _)| thread_is_test(&thread, test)) {
-                return None;
-            }
-            for name in names.iter().filter(|name| thread_is_test(&thread, name)) {
-                suspects.insert(name.to_string());
-            }
-        }
-    }
-    if groups.is_empty() {
-        // No test ran: the trace must still be complete to be trusted.
-        let verdict = judge.finish();
-        if verdict.verdict != VerdictKind::Clean {
-            return None;
-        }
-    }
-    if suspects.is_empty() {
-        return Some(BatchResult::Clean(Batch { output, tests }));
-    }
-    // A failed test's output is in libtest's text, not kept apart: run it again too.
-    for (name, outcome) in &tests {
-        if *outcome == Outcome::Failed {
-            suspects.insert(name.clone());
-        }
-    }
-    Some(BatchResult::Narrowed { tests, suspects })
-}
-
-/// Every `test NAME ... RESULT` line of libtest's output, checked against its own counts
-/// (`running N tests`, `test result: ...`), so that a run cut short is never trusted.
-fn parse_libtest_output(output: &str) -> Option<Vec<(String, Outcome)>> {
-    let mut expected = None;
-    let mut finished = false;
-    let mut tests = Vec::new();
-    for line in output.lines() {
-        if let Some(n) = line
-            .strip_prefix("running ")
-            .and_then(|r| r.strip_suffix(" tests").or_else(|| r.strip_suffix(" test")))
-        {
-            expected = Some(n.trim().parse::<usize>().ok()?);
-        } else if line.starts_with("test result: ") {
-            finished = true;
-        } else if let Some(rest) = line.strip_prefix("test ") {
-            let Some((name, result)) = rest.rsplit_once(" ... ") else {
-                continue;
-            };
-            let name = name.trim_end();
-            let name = name
-                .strip_suffix(" - should panic")
-                .unwrap_or(name)
-                .to_string();
-            let outcome = match result.trim() {
-                "ok" => Outcome::Passed,
-                "FAILED" => Outcome::Failed,
-                r if r.starts_with("ignored") => Outcome::Ignored,
-                _ => return None,
-            };
-            tests.push((name, outcome));
-        }
-    }
-    (finished && expected == Some(tests.len())).then_some(tests)
-}
-
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    batch
 }
 
 /// The failures-section text for a test, or None when it passed and is clean.
@@ -596,119 +630,4 @@ fn captured_output<'a>(name: &str, output: &'a str) -> &'a str {
         }
         None => output,
     }
-}
-
-/// Counts across every binary, for the closing line and the exit status.
-#[derive(Debug, Default)]
-struct Summary {
-    run: usize,
-    clean: usize,
-    leaked: usize,
-    unverified: usize,
-    failed: usize,
-    ignored: usize,
-}
-
-impl Summary {
-    fn of(report: &Report) -> Summary {
-        let mut s = Summary::default();
-        for t in &report.tests {
-            if t.outcome == Outcome::Ignored {
-                s.ignored += 1;
-                continue;
-            }
-            s.run += 1;
-            match t.verdict {
-                VerdictKind::Clean => s.clean += 1,
-                VerdictKind::Leaked => s.leaked += 1,
-                VerdictKind::Unverified => s.unverified += 1,
-                VerdictKind::NotRun => {}
-            }
-            if matches!(t.outcome, Outcome::Failed | Outcome::TimedOut) {
-                s.failed += 1;
-            }
-        }
-        s
-    }
-
-    fn line(&self, elapsed: Duration) -> String {
-        let status = if self.leaked + self.unverified > 0 {
-            "LEAKED"
-        } else if self.failed > 0 {
-            "FAILED"
-        } else {
-            "ok"
-        };
-        format!(
-            "leakcheck: {status}. {} tests run: {} clean, {} leaked, {} unverified; {} failed; {} ignored; finished in {:.2}s",
-            self.run,
-            self.clean,
-            self.leaked,
-            self.unverified,
-            self.failed,
-            self.ignored,
-            elapsed.as_secs_f64()
-        )
-    }
-
-    fn exit_code(&self, leaks_only: bool) -> u8 {
-        if self.leaked + self.unverified > 0 {
-            exit::LEAKED
-        } else if self.failed > 0 && !leaks_only {
-            exit::TEST_FAILED
-        } else {
-            exit::CLEAN
-        }
-    }
-}
-
-fn write_junit(report: &Report, path: &Path) -> Result<(), String> {
-    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
-    let mut junit = quick_junit::Report::new("leakcheck");
-    let mut suites: Vec<TestSuite> = Vec::new();
-    for t in &report.tests {
-        if suites.last().is_none_or(|s| s.name.as_str() != t.binary) {
-            suites.push(TestSuite::new(t.binary.clone()));
-        }
-        let status = if t.outcome == Outcome::Ignored {
-            TestCaseStatus::skipped()
-        } else if t.verdict.fails() || t.outcome != Outcome::Passed {
-            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            let verdict = Verdict {
-                verdict: t.verdict,
-                findings: t.findings.clone(),
-                problems: t.problems.clone(),
-                allow: t.allow.clone(),
-            };
-            let what = if t.verdict.fails() {
-                format!("network {}", t.verdict)
-            } else {
-                format!("test {}", t.outcome.as_str())
-            };
-            status.set_message(what);
-            status.set_type(t.verdict.as_str());
-            status.set_description(render_verdict(&verdict, ""));
-            status
-        } else {
-            TestCaseStatus::success()
-        };
-        let mut case = TestCase::new(t.name.clone(), status);
-        case.set_classname(t.binary.clone());
-        if let Some(ms) = t.duration_ms {
-            case.set_time(Duration::from_millis(ms));
-        }
-        if let Some(suite) = suites.last_mut() {
-            suite.add_test_case(case);
-        }
-    }
-    junit.add_test_suites(suites);
-    let text = junit
-        .to_string()
-        .map_err(|e| format!("cannot render JUnit XML: {e}"))?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
-    std::fs::write(path, text)
-        .map_err(|e| format!("cannot write JUnit XML to {}: {e}", path.display()))
 }

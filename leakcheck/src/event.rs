@@ -170,10 +170,20 @@ pub enum EventKind {
     /// strace printed something that means it lost part of the trace (e.g. the bogus
     /// errno after an execve from a non-leader thread under `--seccomp-bpf`).
     Lost(String),
-    /// The thread's name (`comm`), as the native tracer reports it before the thread's
-    /// first call (`+++ thread named "tests::x" +++`): libtest names each test's thread
-    /// after the test, so a finding can be traced back to the test that made it.
-    ThreadName(String),
+    /// A new thread or process made by this one (clone, clone3, fork, vfork).
+    Spawn {
+        /// The new task's id.
+        child: u32,
+        /// A thread of the same process (CLONE_THREAD), not a new process.
+        thread: bool,
+    },
+    /// The task named itself (`prctl(PR_SET_NAME, "tests::x")`): libtest names each test's
+    /// thread after the test as it starts, so the first name a thread gives itself tells
+    /// which test it runs.
+    SetName(String),
+    /// Something that takes part of the program out of the tracer's sight: a child made
+    /// with CLONE_UNTRACED, a ptrace attach, a seccomp filter with its own listener.
+    Escape(String),
     /// A line that carries nothing to judge (e.g. `+++ superseded by execve +++`).
     Nothing,
 }

@@ -5,12 +5,14 @@
 //! calls is judged in bounded memory. It fails closed: anything it could not observe
 //! fully becomes a problem, and a problem makes the verdict `unverified`.
 
+use crate::attribution::{Origin, Tasks};
 use crate::event::{Event, EventKind, ProcessEnd, SockAddr};
 use crate::kind::{Kind, Severity};
+use crate::leftover::Leftover;
 use crate::parser::{split_pid, ParseError};
 use crate::policy::Policy;
 use crate::verdict::{Finding, FindingSeverity, Verdict, VerdictKind};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 
 /// Where glibc's nscd client connects: a hosts request here is a name lookup.
@@ -69,15 +71,15 @@ pub struct Judge {
     unix_peers: HashMap<(u32, i32), String>,
     problems: Vec<String>,
     root: Root,
-    /// Thread names the tracer reported, by thread id (until the thread execs).
-    thread_names: HashMap<u32, String>,
-    /// For each finding, the names of the threads that made it (None: a thread without a
-    /// known name); None when there were too many to keep.
-    culprits: Vec<Option<HashSet<Option<String>>>>,
+    /// Every task of the trace and its parent: which test each belongs to.
+    tasks: Tasks,
+    /// For each finding, the tasks that made it; None when there were too many to keep
+    /// (then it is the binary's as a whole).
+    makers: Vec<Option<HashSet<usize>>>,
 }
 
-/// How many distinct thread names a finding keeps before giving up on attribution.
-const MAX_CULPRITS: usize = 4096;
+/// How many distinct tasks a finding keeps before giving up on attribution.
+const MAX_MAKERS: usize = 4096;
 
 impl Judge {
     /// A judge for one run under `policy`.
@@ -95,8 +97,8 @@ impl Judge {
             unix_peers: HashMap::new(),
             problems: Vec::new(),
             root: Root::default(),
-            thread_names: HashMap::new(),
-            culprits: Vec::new(),
+            tasks: Tasks::default(),
+            makers: Vec::new(),
         }
     }
 
@@ -125,6 +127,7 @@ impl Judge {
             self.root.pid = Some(event.pid);
         }
         let pid = event.pid;
+        self.tasks.task(pid);
         match &event.kind {
             EventKind::Socket {
                 family,
@@ -213,20 +216,24 @@ impl Judge {
                 if Some(pid) == self.root.pid && *ok {
                     self.root.started = true;
                 }
-                if *ok {
-                    self.thread_names.remove(&pid);
-                }
             }
             EventKind::Exit(end) => {
                 if Some(pid) == self.root.pid {
                     self.root.end = Some(end.clone());
                 }
-                // The name is kept: the native tracer may write a thread's last send
-                // after its exit (it lets the call go on first), and a new thread that
-                // reuses the id gives its own name before its first call.
+                self.tasks.ended(pid);
             }
-            EventKind::ThreadName(name) => {
-                self.thread_names.insert(pid, name.clone());
+            EventKind::Spawn { child, thread } => self.tasks.spawned(pid, *child, *thread),
+            EventKind::SetName(name) => self.tasks.named(pid, name),
+            EventKind::Escape(why) => {
+                let text = self.trace_text(event, line);
+                let call = text
+                    .split_once(' ')
+                    .and_then(|(_, c)| c.split_once('('))
+                    .map_or("?", |(name, _)| name)
+                    .to_string();
+                self.problem(format!("{why}: {text}"));
+                self.report(event, line, Kind::Untraceable, None, &call, Target::None);
             }
             EventKind::Lost(why) => {
                 let why = why.clone();
@@ -398,17 +405,10 @@ impl Judge {
             destination,
             syscall: syscall.to_string(),
         };
-        let name = self.thread_names.get(&event.pid).cloned();
+        let maker = self.tasks.task(event.pid);
         if let Some(&i) = self.index.get(&key) {
             self.findings[i].occurrences += 1;
-            if let Some(names) = &mut self.culprits[i] {
-                if !names.contains(&name) {
-                    names.insert(name);
-                    if names.len() > MAX_CULPRITS {
-                        self.culprits[i] = None;
-                    }
-                }
-            }
+            self.add_maker(i, maker);
             return;
         }
         let finding = Finding {
@@ -420,11 +420,48 @@ impl Judge {
             destination: key.destination.clone(),
             trace: self.trace_text(event, line),
             occurrences: 1,
+            note: None,
         };
         self.index.insert(key, self.findings.len());
         self.findings.push(finding);
         self.targets.push(target);
-        self.culprits.push(Some(HashSet::from([name])));
+        self.makers.push(Some(HashSet::new()));
+        self.add_maker(self.findings.len() - 1, maker);
+    }
+
+    fn add_maker(&mut self, finding: usize, maker: Option<usize>) {
+        let Some(makers) = &mut self.makers[finding] else {
+            return;
+        };
+        match maker {
+            Some(task) if makers.len() < MAX_MAKERS => {
+                makers.insert(task);
+            }
+            Some(task) if makers.contains(&task) => {}
+            _ => self.makers[finding] = None,
+        }
+    }
+
+    /// Records a process the program left running, which the tracer stopped: a warning
+    /// by default, attributed like the process's own calls.
+    pub fn leftover(&mut self, leftover: &Leftover) {
+        let maker = self.tasks.task(leftover.pid);
+        self.findings.push(Finding {
+            kind: Kind::LeftoverProcess,
+            severity: FindingSeverity::Warning,
+            syscall: "exit".to_string(),
+            pid: leftover.pid,
+            destination: None,
+            trace: format!(
+                "left {} (pid {}) running; stopped it",
+                leftover.program, leftover.pid
+            ),
+            occurrences: 1,
+            note: None,
+        });
+        self.targets.push(Target::None);
+        self.makers.push(Some(HashSet::new()));
+        self.add_maker(self.findings.len() - 1, maker);
     }
 
     /// Ends the run: checks the trace was complete and gives the verdict.
@@ -501,17 +538,33 @@ impl Judge {
         kept
     }
 
-    /// The names of the threads that made the findings (leaks and warnings) that survive
-    /// `policy`; None when any of them came from a thread whose name is unknown (the
-    /// strace backend reports none; an exec'd child has its program's name instead).
-    pub fn culprits(&self, policy: &Policy) -> Option<std::collections::BTreeSet<String>> {
-        let mut names = std::collections::BTreeSet::new();
-        for (index, _) in self.kept(policy) {
-            for name in self.culprits.get(index)?.as_ref()? {
-                names.insert(name.clone()?);
-            }
-        }
-        Some(names)
+    /// The findings that survive `policy` (with their severity), each with where the
+    /// tasks that made it come from (see [`crate::attribution`]).
+    pub fn findings_by_origin(&self, policy: &Policy) -> Vec<(Finding, BTreeSet<Origin>)> {
+        self.kept(policy)
+            .into_iter()
+            .map(|(index, severity)| {
+                let mut finding = self.findings[index].clone();
+                finding.severity = severity;
+                let origins = match &self.makers[index] {
+                    Some(tasks) if !tasks.is_empty() => {
+                        tasks.iter().map(|&t| self.tasks.origin(t)).collect()
+                    }
+                    _ => BTreeSet::from([Origin::Binary]),
+                };
+                (finding, origins)
+            })
+            .collect()
+    }
+
+    /// Why the trace cannot be trusted, so far.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// Each test thread's first name and wall time.
+    pub fn test_times(&self) -> Vec<(String, std::time::Duration)> {
+        self.tasks.test_times()
     }
 
     /// How the traced program itself ended, if the trace showed it.

@@ -5,12 +5,14 @@
 //! line into an [`Event`]; the [`judge::Judge`] turns events into [`Finding`]s and a
 //! [`Verdict`]; the [`report`] module writes what users read.
 
+pub mod attribution;
 pub mod event;
 pub mod isolate;
 pub mod judge;
 pub mod kind;
 #[doc(hidden)]
 pub mod leak_free;
+pub mod leftover;
 pub mod native;
 pub mod parser;
 pub mod policy;
@@ -112,6 +114,9 @@ pub fn trace(
     }
     for problem in &run.problems {
         judge.problem(problem.clone());
+    }
+    for leftover in &run.leftovers {
+        judge.leftover(leftover);
     }
     Ok((judge, run))
 }

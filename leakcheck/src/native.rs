@@ -19,6 +19,7 @@
 //! x32) becomes a problem of the run.
 
 use crate::isolate::NetworkIsolation;
+use crate::leftover::{self, Tasks, Watchdog};
 use crate::tracer::{
     capture_output, resolve_program, Captured, ProgramStatus, RunResult, TraceError, TracedCommand,
     Tracer,
@@ -26,15 +27,14 @@ use crate::tracer::{
 use nix::sys::signal::Signal;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The native backend (Linux on x86_64 and aarch64).
 #[derive(Debug, Clone, Default)]
@@ -88,9 +88,20 @@ enum Call {
     IoUringSetup,
     IoUringEnter,
     IoUringRegister,
+    /// Only `PR_SET_NAME`: a thread naming itself (libtest names test threads).
+    Prctl,
+    /// Only with CLONE_UNTRACED.
+    Clone,
+    /// Only PTRACE_ATTACH and PTRACE_SEIZE.
+    Ptrace,
+    /// Only filters with a listener of their own.
+    Seccomp,
+    /// Refused with ENOSYS: its flags are in memory, where the filter cannot test them
+    /// for CLONE_UNTRACED; libc falls back to clone.
+    Clone3,
 }
 
-const CALLS: [(libc::c_long, Call); 12] = [
+const CALLS: [(libc::c_long, Call); 17] = [
     (libc::SYS_socket, Call::Socket),
     (libc::SYS_connect, Call::Connect),
     (libc::SYS_bind, Call::Bind),
@@ -103,6 +114,11 @@ const CALLS: [(libc::c_long, Call); 12] = [
     (libc::SYS_io_uring_setup, Call::IoUringSetup),
     (libc::SYS_io_uring_enter, Call::IoUringEnter),
     (libc::SYS_io_uring_register, Call::IoUringRegister),
+    (libc::SYS_prctl, Call::Prctl),
+    (libc::SYS_clone, Call::Clone),
+    (libc::SYS_ptrace, Call::Ptrace),
+    (libc::SYS_seccomp, Call::Seccomp),
+    (libc::SYS_clone3, Call::Clone3),
 ];
 
 fn call_of(nr: u64) -> Option<Call> {
@@ -123,6 +139,8 @@ fn seccomp_filter(notify: bool) -> Vec<libc::sock_filter> {
     const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
     const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+    const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+    const RET_ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
     const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     const RET_ALLOW: u32 = 0x7fff_0000;
     const RET_TRACE: u32 = 0x7ff0_0000;
@@ -131,7 +149,14 @@ fn seccomp_filter(notify: bool) -> Vec<libc::sock_filter> {
     // 24 on little-endian machines (the kernel reads ioctl's request as 32 bits).
     const NR: u32 = 0;
     const ARCH: u32 = 4;
+    const ARG0_LOW: u32 = 16;
     const ARG1_LOW: u32 = 24;
+    const CLONE_UNTRACED: u32 = libc::CLONE_UNTRACED as u32;
+    const PR_SET_NAME: u32 = libc::PR_SET_NAME as u32;
+    const PTRACE_ATTACH: u32 = libc::PTRACE_ATTACH;
+    const PTRACE_SEIZE: u32 = 0x4206;
+    const SECCOMP_SET_MODE_FILTER: u32 = 1;
+    const NEW_LISTENER: u32 = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
 
     // Jumps are relative, so the program is laid out first with symbolic targets.
     #[derive(Clone, Copy)]
@@ -140,6 +165,12 @@ fn seccomp_filter(notify: bool) -> Vec<libc::sock_filter> {
         Trace,
         Ioctl,
         Notify,
+        Prctl,
+        Clone,
+        Ptrace,
+        Seccomp,
+        Enosys,
+        Allow,
     }
     let mut prog: Vec<(u16, u32, To, To)> = vec![(LD_ABS, ARCH, To::Next, To::Next)];
     prog.push((JEQ, arch::AUDIT_ARCH, To::Next, To::Trace));
@@ -150,6 +181,11 @@ fn seccomp_filter(notify: bool) -> Vec<libc::sock_filter> {
     for (nr, call) in CALLS {
         let target = match call {
             Call::Ioctl => To::Ioctl,
+            Call::Prctl => To::Prctl,
+            Call::Clone => To::Clone,
+            Call::Ptrace => To::Ptrace,
+            Call::Seccomp => To::Seccomp,
+            Call::Clone3 => To::Enosys,
             Call::SendTo | Call::SendMsg | Call::SendMmsg if notify => To::Notify,
             _ => To::Trace,
         };
@@ -159,12 +195,31 @@ fn seccomp_filter(notify: bool) -> Vec<libc::sock_filter> {
     let ioctl_at = prog.len();
     prog.push((LD_ABS, ARG1_LOW, To::Next, To::Next));
     prog.push((JEQ, SIOCGIFCONF, To::Trace, To::Next));
-    prog.push((JEQ, SIOCGIFADDR, To::Trace, To::Next));
-    prog.push((RET, RET_ALLOW, To::Next, To::Next));
+    prog.push((JEQ, SIOCGIFADDR, To::Trace, To::Allow));
+    let prctl_at = prog.len();
+    prog.push((LD_ABS, ARG0_LOW, To::Next, To::Next));
+    prog.push((JEQ, PR_SET_NAME, To::Trace, To::Allow));
+    let clone_at = prog.len();
+    prog.push((LD_ABS, ARG0_LOW, To::Next, To::Next));
+    prog.push((JSET, CLONE_UNTRACED, To::Trace, To::Allow));
+    let ptrace_at = prog.len();
+    prog.push((LD_ABS, ARG0_LOW, To::Next, To::Next));
+    prog.push((JEQ, PTRACE_ATTACH, To::Trace, To::Next));
+    prog.push((JEQ, PTRACE_SEIZE, To::Trace, To::Allow));
+    let seccomp_at = prog.len();
+    prog.push((LD_ABS, ARG0_LOW, To::Next, To::Next));
+    prog.push((JEQ, SECCOMP_SET_MODE_FILTER, To::Next, To::Allow));
+    prog.push((LD_ABS, ARG1_LOW, To::Next, To::Next));
+    prog.push((JSET, NEW_LISTENER, To::Trace, To::Allow));
     let trace_at = prog.len();
     prog.push((RET, RET_TRACE, To::Next, To::Next));
     let notify_at = prog.len();
     prog.push((RET, RET_NOTIFY, To::Next, To::Next));
+    let enosys_at = prog.len();
+    prog.push((RET, RET_ENOSYS, To::Next, To::Next));
+    // The argument checks' "no": BPF jumps only forward, so it comes last.
+    let allow_at = prog.len();
+    prog.push((RET, RET_ALLOW, To::Next, To::Next));
 
     let offset = |from: usize, to: To| -> u8 {
         let target = match to {
@@ -172,7 +227,14 @@ fn seccomp_filter(notify: bool) -> Vec<libc::sock_filter> {
             To::Trace => trace_at,
             To::Ioctl => ioctl_at,
             To::Notify => notify_at,
+            To::Prctl => prctl_at,
+            To::Clone => clone_at,
+            To::Ptrace => ptrace_at,
+            To::Seccomp => seccomp_at,
+            To::Enosys => enosys_at,
+            To::Allow => allow_at,
         };
+        assert!(target > from, "seccomp jumps go forward");
         u8::try_from(target - from - 1).expect("seccomp program fits relative jumps")
     };
     prog.iter()
@@ -515,33 +577,11 @@ struct Shared<'a> {
     sink: Mutex<&'a mut (dyn FnMut(&str) + Send)>,
     sockets: Mutex<Sockets>,
     problems: Mutex<Vec<String>>,
-    /// Threads whose name the trace has given since they started or last exec'd.
-    named: Mutex<HashSet<Pid>>,
+    /// Every task seen and not yet ended, for the watchdog.
+    tasks: Tasks,
 }
 
 impl Shared<'_> {
-    /// Writes a call's line, after the thread's name if the trace has not given it yet.
-    fn emit_call(&self, pid: Pid, line: &str) {
-        let first = self.named.lock().is_ok_and(|mut named| named.insert(pid));
-        if first {
-            if let Ok(comm) = std::fs::read(format!("/proc/{pid}/comm")) {
-                let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
-                let mut notice = format!("{pid} +++ thread named ");
-                write_c_string(&mut notice, comm);
-                notice.push_str(" +++");
-                self.emit(&notice);
-            }
-        }
-        self.emit(line);
-    }
-
-    /// The thread ended or exec'd: its name is to be given again.
-    fn forget_name(&self, pid: Pid) {
-        if let Ok(mut named) = self.named.lock() {
-            named.remove(&pid);
-        }
-    }
-
     fn emit(&self, line: &str) {
         if let Ok(mut sink) = self.sink.lock() {
             (*sink)(line);
@@ -581,6 +621,23 @@ impl Decoder {
         } else {
             let _ = write!(out, "{addr:#x}");
         }
+    }
+
+    /// A NUL-terminated string of at most `max` bytes (what is readable of it).
+    fn read_c_string(&mut self, pid: Pid, addr: u64, max: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(max);
+        // Byte by byte only if the string ends near the end of a mapping.
+        if read_mem(pid, addr, max, &mut self.scratch).is_some() {
+            out.extend(self.scratch.iter().take_while(|&&b| b != 0));
+            return out;
+        }
+        for i in 0..max as u64 {
+            match read_mem(pid, addr + i, 1, &mut self.scratch) {
+                Some(()) if self.scratch[0] != 0 => out.push(self.scratch[0]),
+                _ => break,
+            }
+        }
+        out
     }
 
     fn is_netlink_addr(&mut self, pid: Pid, addr: u64) -> bool {
@@ -742,6 +799,8 @@ struct Session<'s, 'a> {
     tracees: HashMap<Pid, Tracee>,
     line: String,
     root_status: Option<ProgramStatus>,
+    /// Tells the watchdog when the program itself has ended.
+    watch: Option<mpsc::Sender<leftover::Event>>,
 }
 
 const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
@@ -760,7 +819,7 @@ impl Session<'_, '_> {
     fn emit(&mut self, pid: Pid, text: &str, ret: &str) {
         self.line.clear();
         let _ = write!(self.line, "{pid} {text} = {ret}");
-        self.shared.emit_call(pid, &self.line);
+        self.shared.emit(&self.line);
     }
 
     fn emit_notice(&mut self, pid: Pid, notice: &str) {
@@ -779,8 +838,6 @@ impl Session<'_, '_> {
         self.line.clear();
         let _ = write!(self.line, "{pid} {text} = 0");
         self.shared.emit(&self.line);
-        // The program's name replaces the thread's.
-        self.shared.forget_name(pid);
     }
 
     /// A seccomp stop: the call is at entry. Returns whether to see its exit.
@@ -854,6 +911,46 @@ impl Session<'_, '_> {
             Call::IoUringRegister => {
                 let _ = write!(text, "io_uring_register({fd}, {}, ...)", a[1] as u32);
             }
+            // The filter stops these only in the cases that matter; they are written at
+            // entry, since their result does not change what they tell.
+            Call::Prctl => {
+                text.push_str("prctl(PR_SET_NAME, ");
+                let name = self.decoder.read_c_string(pid, a[1], 16);
+                write_c_string(&mut text, &name);
+                text.push(')');
+                self.emit(pid, &text, "?");
+                return false;
+            }
+            Call::Clone => {
+                let flags = a[0] & !(libc::CLONE_UNTRACED as u64);
+                let _ = write!(
+                    text,
+                    "clone(child_stack={:#x}, flags=CLONE_UNTRACED|{flags:#x})",
+                    a[1]
+                );
+                self.emit(pid, &text, "?");
+                return false;
+            }
+            Call::Ptrace => {
+                let request = if a[0] as u32 == libc::PTRACE_ATTACH {
+                    "PTRACE_ATTACH"
+                } else {
+                    "PTRACE_SEIZE"
+                };
+                let _ = write!(text, "ptrace({request}, {})", a[1] as i32);
+                self.emit(pid, &text, "?");
+                return false;
+            }
+            Call::Seccomp => {
+                let _ = write!(
+                    text,
+                    "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, {:#x})",
+                    a[2]
+                );
+                self.emit(pid, &text, "?");
+                return false;
+            }
+            Call::Clone3 => return false,
         }
         let tracee = self.tracees.entry(pid).or_default();
         tracee.pending = Some(Pending {
@@ -931,9 +1028,12 @@ impl Session<'_, '_> {
             ProgramStatus::TimedOut => unreachable!("a death is an exit or a signal"),
         };
         self.emit_notice(pid, &notice);
-        self.shared.forget_name(pid);
+        self.shared.tasks.ended(pid.as_raw() as u32);
         if pid == self.root {
             self.root_status = Some(end);
+            if let Some(watch) = &self.watch {
+                let _ = watch.send(leftover::Event::RootExited);
+            }
         }
     }
 
@@ -981,6 +1081,7 @@ impl Session<'_, '_> {
         let first = !self.tracees.get(&pid).is_some_and(|t| t.started);
         if first {
             self.tracees.entry(pid).or_default().started = true;
+            self.shared.tasks.started(pid.as_raw() as u32);
             if pid == self.root {
                 // The root stops with SIGTRAP right after its execve (PTRACE_TRACEME):
                 // the options apply from here on.
@@ -1062,8 +1163,21 @@ impl Session<'_, '_> {
             }
             libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
                 if let Ok(child) = nix::sys::ptrace::getevent(pid) {
+                    let child = child as i32;
                     // Its attach SIGSTOP may come before or after this event.
-                    self.tracees.entry(Pid::from_raw(child as i32)).or_default();
+                    self.tracees.entry(Pid::from_raw(child)).or_default();
+                    self.shared.tasks.started(child as u32);
+                    let thread = event == libc::PTRACE_EVENT_CLONE && is_thread(child);
+                    // The line strace would write: it tells the judge whose task this is.
+                    let flags = if thread { "CLONE_THREAD" } else { "SIGCHLD" };
+                    let call = match event {
+                        libc::PTRACE_EVENT_FORK => "fork()".to_string(),
+                        libc::PTRACE_EVENT_VFORK => "vfork()".to_string(),
+                        _ => format!("clone(child_stack=NULL, flags={flags})"),
+                    };
+                    self.line.clear();
+                    let _ = write!(self.line, "{pid} {call} = {child}");
+                    self.shared.emit(&self.line);
                 }
                 resume(pid, libc::PTRACE_CONT, 0);
             }
@@ -1138,12 +1252,11 @@ impl Tracer for NativeBackend {
             sink: Mutex::new(sink),
             sockets: Mutex::new(Sockets::default()),
             problems: Mutex::new(Vec::new()),
-            named: Mutex::new(HashSet::new()),
+            tasks: Tasks::default(),
         };
         let started = Instant::now();
         // Read from the start: a full pipe would block the program.
         let output = captured.map(capture_output);
-        let timed_out = AtomicBool::new(false);
         let (root, root_status) = std::thread::scope(|scope| {
             let helper = notify.then(|| scope.spawn(move || take_listener(hand_r, ack_w)));
             let spawned = command.spawn();
@@ -1157,13 +1270,19 @@ impl Tracer for NativeBackend {
             // The child is reaped by the trace loop below, never by `Child::wait`.
             drop(child);
 
-            let (stop_tx, stop_rx) = mpsc::channel::<()>();
-            let watchdog = cmd.timeout.map(|timeout| {
-                let timed_out = &timed_out;
-                scope.spawn(move || watchdog(root, own_group, timeout, &stop_rx, timed_out))
-            });
-            let (done_r, done_w) = io::pipe()?;
             let shared = &shared;
+            shared.tasks.started(root.as_raw() as u32);
+            let (watch_tx, watch_rx) = mpsc::channel();
+            let dog = Watchdog {
+                root,
+                own_group,
+                timeout: cmd.timeout,
+                stop_leftovers: !cmd.keep_leftovers,
+                tracer: None,
+                tasks: &shared.tasks,
+            };
+            let watchdog = scope.spawn(move || dog.run(&watch_rx));
+            let (done_r, done_w) = io::pipe()?;
             let notifier = listener
                 .map(|listener| scope.spawn(move || notify_loop(&listener, &done_r, shared)));
             let mut session = Session {
@@ -1173,24 +1292,25 @@ impl Tracer for NativeBackend {
                 tracees: HashMap::new(),
                 line: String::with_capacity(256),
                 root_status: None,
+                watch: Some(watch_tx),
             };
             session.run();
             drop(done_w);
-            drop(stop_tx);
+            drop(session.watch.take());
             if let Some(notifier) = notifier {
                 let _ = notifier.join();
             }
-            if let Some(watchdog) = watchdog {
-                let _ = watchdog.join();
-            }
+            let _ = watchdog.join();
             Ok::<_, TraceError>((root, session.root_status.take()))
         })?;
         let _ = root;
         drop(command);
 
+        let leftovers = shared.tasks.take_leftovers();
+        let timed_out = shared.tasks.timed_out();
         let mut problems = shared.problems.into_inner().unwrap_or_default();
         let output = output.map(Captured::collect).unwrap_or_default();
-        let status = if timed_out.load(Ordering::SeqCst) {
+        let status = if timed_out {
             let secs = cmd.timeout.unwrap_or_default().as_secs_f64();
             problems.push(format!(
                 "timed out after {secs:.0} s and was terminated: the trace is incomplete"
@@ -1210,8 +1330,21 @@ impl Tracer for NativeBackend {
             output,
             problems,
             duration: started.elapsed(),
+            leftovers,
         })
     }
+}
+
+/// Whether task `tid` is a thread of another task's process (`Tgid` differs).
+fn is_thread(tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse::<i32>().ok())
+        })
+        .is_some_and(|tgid| tgid != tid)
 }
 
 /// Whether seccomp user notification can carry the send calls: it needs
@@ -1358,7 +1491,7 @@ fn answer(
     if !text.is_empty() {
         line.clear();
         let _ = write!(line, "{pid} {text} = ?");
-        shared.emit_call(pid, line);
+        shared.emit(line);
     }
 }
 
@@ -1419,37 +1552,6 @@ fn notify_loop(listener: &Listener, done: &io::PipeReader, shared: &Shared) {
         if fds[0].revents != 0 || fds[1].revents != 0 {
             return;
         }
-    }
-}
-
-/// Terminates the program's process group after `timeout` unless told to stop first.
-fn watchdog(
-    root: Pid,
-    own_group: bool,
-    timeout: Duration,
-    stop: &mpsc::Receiver<()>,
-    timed_out: &AtomicBool,
-) {
-    if !matches!(
-        stop.recv_timeout(timeout),
-        Err(mpsc::RecvTimeoutError::Timeout)
-    ) {
-        return;
-    }
-    timed_out.store(true, Ordering::SeqCst);
-    let signal_all = |signal| {
-        if own_group {
-            let _ = nix::sys::signal::killpg(root, signal);
-        } else {
-            let _ = nix::sys::signal::kill(root, signal);
-        }
-    };
-    signal_all(Signal::SIGTERM);
-    if matches!(
-        stop.recv_timeout(Duration::from_secs(2)),
-        Err(mpsc::RecvTimeoutError::Timeout)
-    ) {
-        signal_all(Signal::SIGKILL);
     }
 }
 

@@ -162,12 +162,7 @@ fn parse_exit(notice: &str) -> Option<EventKind> {
         let name = signal.split_whitespace().next()?.to_string();
         return Some(EventKind::Exit(ProcessEnd::Killed(name)));
     }
-    if let Some(name) = notice.strip_prefix("thread named ") {
-        let name = parse_string(name)?;
-        return Some(EventKind::ThreadName(
-            String::from_utf8_lossy(&name).into_owned(),
-        ));
-    }
+
     if notice.starts_with("superseded by execve") {
         return Some(EventKind::Nothing);
     }
@@ -327,6 +322,48 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 netlink_types: netlink_types(vec),
                 truncated,
             }
+        }
+        "clone" | "clone3" | "fork" | "vfork" => {
+            let flags = match name {
+                "clone" => args.iter().find_map(|a| a.strip_prefix("flags=")).unwrap_or(""),
+                "clone3" => struct_fields(arg(0)?)
+                    .and_then(|f| field(&f, "flags"))
+                    .unwrap_or(""),
+                _ => "",
+            };
+            let flag_set: Vec<&str> = flags.split('|').map(str::trim).collect();
+            if flag_set.contains(&"CLONE_UNTRACED") {
+                EventKind::Escape(format!(
+                    "{name}() with CLONE_UNTRACED: the new task is not traced"
+                ))
+            } else {
+                match ret.number().and_then(|n| u32::try_from(n).ok()) {
+                    Some(child) if ret.ok() && child > 0 => EventKind::Spawn {
+                        child,
+                        thread: flag_set.contains(&"CLONE_THREAD"),
+                    },
+                    _ => EventKind::Nothing,
+                }
+            }
+        }
+        "prctl" if arg(0)? == "PR_SET_NAME" => match parse_string(arg(1)?) {
+            Some(name) => EventKind::SetName(String::from_utf8_lossy(&name).into_owned()),
+            None => EventKind::Nothing,
+        },
+        "ptrace" if matches!(arg(0)?, "PTRACE_ATTACH" | "PTRACE_SEIZE") => {
+            EventKind::Escape(format!(
+                "the program traces another process itself ({}): that process's calls are hidden from leakcheck",
+                arg(0)?
+            ))
+        }
+        "seccomp"
+            if arg(0)? == "SECCOMP_SET_MODE_FILTER"
+                && arg(1)?.contains("SECCOMP_FILTER_FLAG_NEW_LISTENER") =>
+        {
+            EventKind::Escape(
+                "the program installs a seccomp filter with its own listener, which can hide its calls from the tracer"
+                    .to_string(),
+            )
         }
         "ioctl" => EventKind::Ioctl {
             request: arg(1)?.to_string(),

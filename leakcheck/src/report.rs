@@ -82,6 +82,24 @@ pub struct Report {
     pub version: u32,
     /// Every test, in the order they were listed.
     pub tests: Vec<TestReport>,
+    /// Findings of a test binary that no test can be named for (seen in a batch run, made
+    /// by no test's thread, reproduced by no test alone): they fail the run.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub binaries: Vec<BinaryReport>,
+}
+
+/// A test binary's own entry: what it did that belongs to no test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryReport {
+    /// The test binary.
+    pub binary: String,
+    /// leaked (or clean with warnings only).
+    pub verdict: VerdictKind,
+    /// What it did.
+    pub findings: Vec<Finding>,
+    /// The allow list that applied.
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 impl Default for Report {
@@ -89,6 +107,7 @@ impl Default for Report {
         Report {
             version: REPORT_VERSION,
             tests: Vec::new(),
+            binaries: Vec::new(),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! one (`LEAKCHECK_TRACER`); the parser and the judge never know which.
 
 use crate::isolate::NetworkIsolation;
-use nix::sys::signal::{killpg, Signal};
+pub use crate::leftover::Leftover;
+use crate::leftover::{Tasks, Watchdog};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -21,8 +23,11 @@ use std::time::{Duration, Instant};
 /// The system calls strace stops on. `%network` would add recv*, accept*, getsockopt and
 /// friends, which cost a stop each and never carry a destination; io_uring and execve
 /// are not in `%network` and must be named.
+/// clone/fork and prctl tell which test a task belongs to (its ancestry, and the name
+/// libtest gives a test's thread); ptrace and seccomp can take calls out of sight.
 pub const TRACED_SYSCALLS: &str = "socket,connect,bind,listen,getsockname,sendto,sendmsg,sendmmsg,\
-ioctl,io_uring_setup,io_uring_enter,io_uring_register,execve,execveat";
+ioctl,io_uring_setup,io_uring_enter,io_uring_register,execve,execveat,\
+clone,clone3,fork,vfork,prctl,ptrace,seccomp";
 
 /// A program to run under the tracer.
 #[derive(Debug, Clone, Default)]
@@ -39,8 +44,11 @@ pub struct TracedCommand {
     pub isolate_network: bool,
     /// Capture stdout and stderr together (as libtest does) instead of inheriting them.
     pub capture_output: bool,
-    /// Terminate the program (and its process group) after this long.
+    /// Terminate the program (and every process it started) after this long.
     pub timeout: Option<Duration>,
+    /// Trace what the program leaves running until it ends, as strace -f does, instead
+    /// of stopping it [`GRACE`](crate::leftover::GRACE) after the program exited.
+    pub keep_leftovers: bool,
 }
 
 impl TracedCommand {
@@ -136,6 +144,8 @@ pub struct RunResult {
     pub problems: Vec<String>,
     /// Wall time.
     pub duration: Duration,
+    /// What the program left running, which was stopped after it exited.
+    pub leftovers: Vec<Leftover>,
 }
 
 /// A setup error: the run could not happen at all.
@@ -353,23 +363,49 @@ impl Tracer for StraceBackend {
 
         let output = captured.map(capture_output);
 
-        let (status_tx, status_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = status_tx.send(child.wait());
-        });
-
         let opened = AtomicBool::new(false);
         let mut problems = Vec::new();
-        let mut timed_out = false;
+        let tasks = Tasks::default();
         let status: io::Result<ExitStatus> = std::thread::scope(|scope| {
-            let reader = scope.spawn(|| read_trace(&fifo, &opened, sink));
-            let status = wait_with_timeout(&status_rx, pid, cmd.timeout, own_group, &mut timed_out);
+            let (watch_tx, watch_rx) = mpsc::channel();
+            let dog = Watchdog {
+                root: Pid::from_raw(pid as i32),
+                own_group,
+                timeout: cmd.timeout,
+                stop_leftovers: !cmd.keep_leftovers,
+                tracer: Some(pid),
+                tasks: &tasks,
+            };
+            let watchdog = scope.spawn(move || dog.run(&watch_rx));
+            let tasks = &tasks;
+            let opened = &opened;
+            let fifo = &fifo;
+            let reader = scope.spawn(move || {
+                // The first task in the trace is the program; when it ends, what it left
+                // running has a grace period (see `leftover`).
+                let mut root = None;
+                let mut track = |line: &str| {
+                    let (tid, rest) = crate::parser::split_pid(line);
+                    if rest.starts_with("+++ exited with") || rest.starts_with("+++ killed by") {
+                        tasks.ended(tid);
+                        if root == Some(tid) {
+                            let _ = watch_tx.send(crate::leftover::Event::RootExited);
+                        }
+                    } else {
+                        root.get_or_insert(tid);
+                        tasks.started(tid);
+                    }
+                    sink(line);
+                };
+                read_trace(fifo, opened, &mut track)
+            });
+            let status = child.wait();
             if !opened.load(Ordering::SeqCst) {
                 // strace ended without opening the trace: unblock the reader's open().
                 // Close our end at once: if the reader had opened the FIFO just before
                 // (and not yet said so), it must still see end-of-file.
                 if let Ok(fd) = nix::fcntl::open(
-                    &fifo,
+                    fifo.as_path(),
                     nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NONBLOCK,
                     nix::sys::stat::Mode::empty(),
                 ) {
@@ -381,8 +417,11 @@ impl Tracer for StraceBackend {
                 Ok(Err(e)) => problems.push(format!("reading the trace failed: {e}")),
                 Err(_) => problems.push("the trace reader crashed".to_string()),
             }
+            let _ = watchdog.join();
             status
         });
+        let timed_out = tasks.timed_out();
+        let leftovers = tasks.take_leftovers();
         let status = status?;
         let output = output.map(Captured::collect).unwrap_or_default();
 
@@ -408,6 +447,7 @@ impl Tracer for StraceBackend {
             output,
             problems,
             duration: started.elapsed(),
+            leftovers,
         })
     }
 }
@@ -447,45 +487,6 @@ impl Captured {
         let _ = self.done.recv_timeout(Duration::from_secs(2));
         let output = self.output.lock().map(|o| o.clone()).unwrap_or_default();
         output
-    }
-}
-
-fn wait_with_timeout(
-    status_rx: &mpsc::Receiver<io::Result<ExitStatus>>,
-    pid: u32,
-    timeout: Option<Duration>,
-    own_group: bool,
-    timed_out: &mut bool,
-) -> io::Result<ExitStatus> {
-    let disconnected = || io::Error::other("lost track of strace");
-    let Some(timeout) = timeout else {
-        return status_rx.recv().map_err(|_| disconnected())?;
-    };
-    match status_rx.recv_timeout(timeout) {
-        Ok(status) => return status,
-        Err(mpsc::RecvTimeoutError::Disconnected) => return Err(disconnected()),
-        Err(mpsc::RecvTimeoutError::Timeout) => {}
-    }
-    *timed_out = true;
-    let group = Pid::from_raw(pid as i32);
-    let signal_all = |signal| {
-        if own_group {
-            let _ = killpg(group, signal);
-        } else {
-            let _ = nix::sys::signal::kill(group, signal);
-        }
-    };
-    signal_all(Signal::SIGTERM);
-    match status_rx.recv_timeout(Duration::from_secs(2)) {
-        Ok(status) => {
-            // strace is gone; make sure nothing it traced lingers in the group.
-            signal_all(Signal::SIGKILL);
-            status
-        }
-        Err(_) => {
-            signal_all(Signal::SIGKILL);
-            status_rx.recv().map_err(|_| disconnected())?
-        }
     }
 }
 

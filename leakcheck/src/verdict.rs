@@ -37,6 +37,10 @@ pub struct Finding {
     /// How many attempts this finding stands for.
     #[serde(default = "one")]
     pub occurrences: u64,
+    /// What the reader should know about where it was seen (e.g. only in the batch run,
+    /// beside the other tests).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
 }
 
 fn one() -> u64 {
@@ -118,6 +122,21 @@ impl Verdict {
         self.findings
             .iter()
             .filter(|f| f.severity == FindingSeverity::Leak)
+    }
+
+    /// Sets the verdict from the findings and problems: any leak makes it leaked; else a
+    /// problem makes it unverified.
+    pub fn settle(&mut self) {
+        if self.verdict == VerdictKind::NotRun {
+            return;
+        }
+        self.verdict = if self.leaks().next().is_some() {
+            VerdictKind::Leaked
+        } else if !self.problems.is_empty() {
+            VerdictKind::Unverified
+        } else {
+            VerdictKind::Clean
+        };
     }
 
     /// The verdict for a test that was not run.

@@ -1,0 +1,188 @@
+//! Batch mode: one traced run of a whole test binary, its findings attributed to tests.
+//!
+//! Test identity never comes from what the tests print: names come from `--list`, and
+//! outcomes from libtest's `--logfile` (a file in a private directory, not the tests'
+//! stdout), cross-checked against the list. A finding belongs to the test whose thread
+//! made the task that made it ([`leakcheck::attribution`]); what no test can be named for
+//! belongs to the binary.
+
+use crate::list::TestCase;
+use leakcheck::attribution::{name_is_test, Origin};
+use leakcheck::judge::Judge;
+use leakcheck::policy::PolicyConfig;
+use leakcheck::report::Outcome;
+use leakcheck::tracer::ProgramStatus;
+use leakcheck::Finding;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+/// What one batch run tells, when it can be trusted at all.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Each test's outcome, from libtest's log.
+    pub outcomes: HashMap<String, Outcome>,
+    /// Each test's findings, judged under that test's policy.
+    pub by_test: HashMap<String, Vec<Finding>>,
+    /// Findings no test can be named for (the binary's main thread, a static initializer,
+    /// a thread no test started), under the strictest of the binary's policies.
+    pub binary: Vec<Finding>,
+    /// Each test's own wall time, from its thread's life in the trace.
+    pub durations: HashMap<String, Duration>,
+    /// Why the batch cannot stand for the tests' verdicts (a crash, a timeout, an
+    /// incomplete trace, a log that does not match the list), if it cannot: then every
+    /// test runs alone, and the findings above are still kept.
+    pub untrusted: Option<String>,
+}
+
+impl Batch {
+    /// Whether any finding at all was made.
+    pub fn has_findings(&self) -> bool {
+        !self.binary.is_empty() || self.by_test.values().any(|f| !f.is_empty())
+    }
+}
+
+/// Judges a finished batch trace: `cases` are the tests that were run.
+pub fn judge_batch(
+    judge: &Judge,
+    status: &ProgramStatus,
+    log: &str,
+    cases: &[TestCase],
+    config: &PolicyConfig,
+) -> Batch {
+    let mut batch = Batch::default();
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    // One judgement per distinct policy: overrides may give tests different ones.
+    let mut by_policy: HashMap<String, Vec<(Finding, BTreeSet<Origin>)>> = HashMap::new();
+    let mut binary: Vec<Finding> = Vec::new();
+    for case in cases {
+        let policy = config.resolve(&case.name);
+        let found = by_policy
+            .entry(format!("{policy:?}"))
+            .or_insert_with(|| judge.findings_by_origin(&policy));
+        let mut mine = Vec::new();
+        for (finding, origins) in found.iter() {
+            for origin in origins {
+                match origin {
+                    Origin::Test(kept) if name_is_test(kept, &case.name) => {
+                        mine.push(finding.clone());
+                        break;
+                    }
+                    Origin::Test(kept) if !names.iter().any(|n| name_is_test(kept, n)) => {
+                        // A thread named after no listed test: nobody can be named.
+                        push_new(&mut binary, finding);
+                    }
+                    Origin::Binary => push_new(&mut binary, finding),
+                    Origin::Test(_) => {}
+                }
+            }
+        }
+        if !mine.is_empty() {
+            batch.by_test.insert(case.name.clone(), mine);
+        }
+    }
+    batch.binary = binary;
+    for (kept, time) in judge.test_times() {
+        for name in names.iter().filter(|n| name_is_test(&kept, n)) {
+            batch.durations.insert(name.to_string(), time);
+        }
+    }
+
+    let mut untrusted = Vec::new();
+    if !matches!(status, ProgramStatus::Exited(0 | 101)) {
+        untrusted.push(format!("the batch run ended with {status}"));
+    }
+    if let Some(problem) = judge.problems().first() {
+        untrusted.push(format!("the batch trace is incomplete ({problem})"));
+    }
+    match parse_log(log, &names) {
+        Ok(outcomes) => batch.outcomes = outcomes,
+        Err(why) => untrusted.push(why),
+    }
+    if !untrusted.is_empty() {
+        batch.untrusted = Some(untrusted.join("; "));
+    }
+    batch
+}
+
+fn push_new(list: &mut Vec<Finding>, finding: &Finding) {
+    if !list.iter().any(|f| same(f, finding)) {
+        list.push(finding.clone());
+    }
+}
+
+/// Whether two findings are the same attempt, as far as reproducing goes: the same kind
+/// to the same destination (a loopback port is often ephemeral, so only its address
+/// counts).
+pub fn same(a: &Finding, b: &Finding) -> bool {
+    a.kind == b.kind && loose(a.destination.as_deref()) == loose(b.destination.as_deref())
+}
+
+fn loose(destination: Option<&str>) -> Option<String> {
+    let destination = destination?;
+    match destination.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() => Some(addr.ip().to_string()),
+        _ => Some(destination.to_string()),
+    }
+}
+
+/// libtest's `--logfile`: a line `ok NAME`, `failed NAME`, `failed: MSG NAME`,
+/// `ignored NAME` or `ignored: REASON NAME` per test (with ` <TIME>` after it under
+/// `--report-time`). Every name in `expected` must appear once, and no other.
+pub fn parse_log(log: &str, expected: &[&str]) -> Result<HashMap<String, Outcome>, String> {
+    let mut outcomes = HashMap::new();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let outcome = match word.trim_end_matches(':') {
+            "ok" => Outcome::Passed,
+            "failed" => Outcome::Failed,
+            "ignored" => Outcome::Ignored,
+            _ => {
+                return Err(format!(
+                    "libtest's log has a line it does not write: `{line}`"
+                ))
+            }
+        };
+        let rest = rest.trim_end();
+        // The name is last; a message may come before it (and hold spaces).
+        let name = expected
+            .iter()
+            .filter(|name| rest == **name || rest.ends_with(&format!(" {name}")))
+            .max_by_key(|name| name.len());
+        let Some(name) = name else {
+            return Err(format!(
+                "libtest's log names a test `--list` did not give: `{line}`"
+            ));
+        };
+        if outcomes.insert(name.to_string(), outcome).is_some() {
+            return Err(format!("libtest's log names `{name}` twice"));
+        }
+    }
+    if let Some(missing) = expected.iter().find(|n| !outcomes.contains_key(**n)) {
+        return Err(format!("libtest's log has no result for `{missing}`"));
+    }
+    Ok(outcomes)
+}
+
+/// Reads the log file libtest wrote (empty when it wrote none).
+pub fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_gives_outcomes_of_listed_tests_only() {
+        let names = ["a::b", "a::c", "src/lib.rs - f (line 5)"];
+        let log = "ok a::b\nfailed: boom a b a::c\nignored src/lib.rs - f (line 5)\n";
+        let outcomes = parse_log(log, &names).unwrap();
+        assert_eq!(outcomes["a::b"], Outcome::Passed);
+        assert_eq!(outcomes["a::c"], Outcome::Failed);
+        assert_eq!(outcomes["src/lib.rs - f (line 5)"], Outcome::Ignored);
+        assert!(parse_log("ok a::b\nok zz_fake\n", &["a::b"]).is_err());
+        assert!(parse_log("ok a::b\n", &["a::b", "a::c"]).is_err());
+        assert!(parse_log("running 2 tests\n", &["a::b"]).is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! Which test a traced task belongs to: by ancestry, not by anything a task can change.
+//!
+//! libtest runs each test on a thread that its main thread spawns and that names itself
+//! after the test as its first act. So a task belongs to the test whose thread created
+//! it, directly or through any chain of threads and processes (a tokio runtime, a pool,
+//! a forked child, an exec'd program). The test of a test thread is the first name the
+//! thread gave itself: renaming it later changes nothing. The kernel keeps 15 bytes of a
+//! name, so a name may stand for several tests sharing that prefix; the caller matches it
+//! against the tests the binary listed.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Where a task comes from, as far as tests go.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    /// Started by the test thread that named itself this (at most 15 bytes of the test's
+    /// name).
+    Test(String),
+    /// The test binary's own main thread or a task no test thread started (static
+    /// initializers, the harness), or a task whose ancestry the trace does not show.
+    Binary,
+}
+
+#[derive(Debug, Clone)]
+struct Task {
+    parent: Option<usize>,
+    /// A thread of its parent's process.
+    thread: bool,
+    /// The first name it gave itself.
+    name: Option<String>,
+    ended: bool,
+    born: Option<Instant>,
+    died: Option<Instant>,
+}
+
+/// Every task of a trace, with its parent.
+#[derive(Debug, Clone, Default)]
+pub struct Tasks {
+    tasks: Vec<Task>,
+    /// The task a thread id currently stands for (ids are reused).
+    current: HashMap<u32, usize>,
+}
+
+/// How many tasks are remembered; past that, new ones are of unknown origin.
+const MAX_TASKS: usize = 1 << 20;
+
+impl Tasks {
+    /// The task `tid` stands for now, created if the trace has not shown it yet (under
+    /// strace -f a child's first calls may come before its parent's clone line).
+    pub fn task(&mut self, tid: u32) -> Option<usize> {
+        if let Some(&t) = self.current.get(&tid) {
+            if !self.tasks[t].ended {
+                return Some(t);
+            }
+        }
+        if self.tasks.len() >= MAX_TASKS {
+            return None;
+        }
+        self.tasks.push(Task {
+            parent: None,
+            thread: false,
+            name: None,
+            ended: false,
+            born: None,
+            died: None,
+        });
+        let t = self.tasks.len() - 1;
+        self.current.insert(tid, t);
+        Some(t)
+    }
+
+    /// `parent` made `child`.
+    pub fn spawned(&mut self, parent: u32, child: u32, thread: bool) {
+        let Some(parent) = self.task(parent) else {
+            return;
+        };
+        let Some(child) = self.task(child) else {
+            return;
+        };
+        if child == parent {
+            return;
+        }
+        let task = &mut self.tasks[child];
+        if task.parent.is_none() {
+            task.parent = Some(parent);
+            task.thread = thread;
+            task.born.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// `tid` named itself.
+    pub fn named(&mut self, tid: u32, name: &str) {
+        if let Some(t) = self.task(tid) {
+            self.tasks[t].name.get_or_insert_with(|| name.to_string());
+        }
+    }
+
+    /// `tid` ended.
+    pub fn ended(&mut self, tid: u32) {
+        if let Some(&t) = self.current.get(&tid) {
+            let task = &mut self.tasks[t];
+            task.ended = true;
+            task.died.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// The test thread a task descends from, if any: a thread whose parent is the
+    /// first task of the trace (the binary's main thread).
+    fn test_thread(&self, mut t: usize) -> Option<usize> {
+        // A chain longer than the table is a cycle (a reused id): no test.
+        for _ in 0..self.tasks.len() {
+            let parent = self.tasks[t].parent?;
+            if parent == 0 {
+                return self.tasks[t].thread.then_some(t);
+            }
+            t = parent;
+        }
+        None
+    }
+
+    /// Where task `t` comes from.
+    pub fn origin(&self, t: usize) -> Origin {
+        match self.test_thread(t).and_then(|t| self.tasks[t].name.clone()) {
+            Some(name) => Origin::Test(name),
+            None => Origin::Binary,
+        }
+    }
+
+    /// Each test thread's name and how long it ran (from its creation to its end, as
+    /// the trace was read), for the tests' own wall times.
+    pub fn test_times(&self) -> Vec<(String, Duration)> {
+        self.tasks
+            .iter()
+            .filter(|t| t.parent == Some(0) && t.thread)
+            .filter_map(|t| {
+                let (born, died) = (t.born?, t.died?);
+                Some((t.name.clone()?, died.saturating_duration_since(born)))
+            })
+            .collect()
+    }
+}
+
+/// Whether a name the kernel kept (15 bytes at most) is this test's.
+pub fn name_is_test(kept: &str, test: &str) -> bool {
+    const COMM_LEN: usize = 15;
+    test.as_bytes().starts_with(kept.as_bytes())
+        && (kept.len() == test.len() || kept.len() >= COMM_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descendants_of_a_test_thread_belong_to_it_whatever_they_are_named() {
+        let mut t = Tasks::default();
+        t.task(100); // the main thread
+        t.spawned(100, 101, true);
+        t.named(101, "tests::pool");
+        t.named(101, "tests::other"); // renamed later: ignored
+        t.spawned(101, 102, true); // a pool thread
+        t.named(102, "tests::other");
+        t.spawned(102, 200, false); // a child process of it
+        let child = t.task(200).unwrap();
+        assert_eq!(t.origin(child), Origin::Test("tests::pool".into()));
+        let main_child = {
+            t.spawned(100, 300, false);
+            t.task(300).unwrap()
+        };
+        assert_eq!(t.origin(main_child), Origin::Binary);
+    }
+
+    #[test]
+    fn a_child_seen_before_its_clone_line_is_attributed_later() {
+        let mut t = Tasks::default();
+        t.task(100);
+        let early = t.task(101).unwrap();
+        t.named(101, "tests::a");
+        t.spawned(100, 101, true);
+        assert_eq!(t.origin(early), Origin::Test("tests::a".into()));
+    }
+
+    #[test]
+    fn reused_ids_are_new_tasks() {
+        let mut t = Tasks::default();
+        t.task(100);
+        t.spawned(100, 101, true);
+        t.named(101, "tests::a");
+        t.ended(101);
+        let again = t.task(101).unwrap();
+        assert_eq!(t.origin(again), Origin::Binary);
+    }
+
+    #[test]
+    fn kept_names_match_by_prefix_only_when_cut() {
+        assert!(name_is_test("tests::a", "tests::a"));
+        assert!(!name_is_test("tests::a", "tests::ab"));
+        assert!(name_is_test("tests::long_nam", "tests::long_name_here"));
+    }
+}
