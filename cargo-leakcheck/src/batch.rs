@@ -24,6 +24,9 @@ pub struct Batch {
     pub outcomes: HashMap<String, Outcome>,
     /// Each test's findings, judged under that test's policy.
     pub by_test: HashMap<String, Vec<Finding>>,
+    /// Those of a test's findings that only threads it started and shares with the
+    /// process made (a pool, a runtime): they may be another test's work.
+    pub shared: HashMap<String, Vec<Finding>>,
     /// Findings no test can be named for (the binary's main thread, a static initializer,
     /// a thread no test started), under the strictest of the binary's policies.
     pub binary: Vec<Finding>,
@@ -61,24 +64,39 @@ pub fn judge_batch(
             .entry(format!("{policy:?}"))
             .or_insert_with(|| judge.findings_by_origin(&policy));
         let mut mine = Vec::new();
+        let mut shared = Vec::new();
         for (finding, origins) in found.iter() {
+            let mut direct = false;
+            let mut by_shared = false;
             for origin in origins {
                 match origin {
-                    Origin::Test(kept) if name_is_test(kept, &case.name) => {
-                        mine.push(finding.clone());
-                        break;
+                    Origin::Test { name, shared } if name_is_test(name, &case.name) => {
+                        if *shared {
+                            by_shared = true;
+                        } else {
+                            direct = true;
+                        }
                     }
-                    Origin::Test(kept) if !names.iter().any(|n| name_is_test(kept, n)) => {
+                    Origin::Test { name, .. } if !names.iter().any(|n| name_is_test(name, n)) => {
                         // A thread named after no listed test: nobody can be named.
                         push_new(&mut binary, finding);
                     }
                     Origin::Binary => push_new(&mut binary, finding),
-                    Origin::Test(_) => {}
+                    Origin::Test { .. } => {}
                 }
+            }
+            if direct || by_shared {
+                mine.push(finding.clone());
+            }
+            if by_shared && !direct {
+                shared.push(finding.clone());
             }
         }
         if !mine.is_empty() {
             batch.by_test.insert(case.name.clone(), mine);
+        }
+        if !shared.is_empty() {
+            batch.shared.insert(case.name.clone(), shared);
         }
     }
     batch.binary = binary;

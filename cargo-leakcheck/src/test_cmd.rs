@@ -237,21 +237,31 @@ fn run_binary(
     };
     let empty = Batch::default();
     let seen = batch.as_ref().unwrap_or(&empty);
-    let mut unreproduced = false;
-    let mut solo_findings: Vec<Finding> = Vec::new();
-    run_solo(ctx, binary, &first, config, |case, mut result| {
+    // Tests whose own run did not reproduce their batch findings wait until every
+    // test has run: another test's own run may reproduce them, and then they are that
+    // test's. What no test reproduces stays with them.
+    let mut held: Vec<(Done, Vec<Finding>)> = Vec::new();
+    let mut solo = Solo::default();
+    run_solo(ctx, binary, &first, config, |case, result| {
+        solo.note(seen, case, &result);
         let kept = seen
             .by_test
             .get(&case.name)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        if keep_unreproduced(&mut result.entry, kept) {
-            unreproduced = true;
-            result.failure = Some(failure_text(&result.entry, result.failure.take()));
+        let missing: Vec<Finding> = kept
+            .iter()
+            .filter(|f| !result.entry.findings.iter().any(|s| batch::same(s, f)))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            record(ctx, &printer, &mut done, result);
+        } else {
+            done.insert(case.name.clone(), result.entry.clone());
+            held.push((result, missing));
         }
-        solo_findings.extend(result.entry.findings.iter().cloned());
-        record(ctx, &printer, &mut done, result);
     });
+    let unreproduced = !held.is_empty();
     let reproduced_all = |findings: &[Finding], solo: &[Finding]| {
         findings
             .iter()
@@ -261,15 +271,15 @@ fn run_binary(
         .iter()
         .filter(|c| !done.contains_key(&c.name))
         .collect();
-    if unreproduced || !reproduced_all(&seen.binary, &solo_findings) {
+    if unreproduced || !reproduced_all(&seen.binary, &solo.findings) {
         if !rest.is_empty() && !ctx.json {
             eprintln!(
                 "leakcheck: the batch run made attempts that no test's own run reproduced; tracing the other {} tests on their own",
                 rest.len()
             );
         }
-        run_solo(ctx, binary, &rest, config, |_, result| {
-            solo_findings.extend(result.entry.findings.iter().cloned());
+        run_solo(ctx, binary, &rest, config, |case, result| {
+            solo.note(seen, case, &result);
             record(ctx, &printer, &mut done, result);
         });
     } else {
@@ -294,12 +304,32 @@ fn run_binary(
             );
         }
     }
+    for (mut result, missing) in held {
+        // Made only by a pool or runtime thread the test started, and made by another
+        // test's own run where the batch saw it elsewhere: that test's work.
+        let shared = seen
+            .shared
+            .get(&result.entry.name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let missing: Vec<Finding> = missing
+            .into_iter()
+            .filter(|f| {
+                !(shared.iter().any(|s| batch::same(s, f))
+                    && solo.unexplained.iter().any(|s| batch::same(s, f)))
+            })
+            .collect();
+        if keep_unreproduced(&mut result.entry, &missing) {
+            result.failure = Some(failure_text(&result.entry, result.failure.take()));
+        }
+        record(ctx, &printer, &mut done, result);
+    }
     printer.finish(filtered_out);
 
     let own: Vec<Finding> = seen
         .binary
         .iter()
-        .filter(|f| !solo_findings.iter().any(|s| batch::same(s, f)))
+        .filter(|f| !solo.findings.iter().any(|s| batch::same(s, f)))
         .cloned()
         .map(|mut f| {
             f.note = Some(
@@ -332,6 +362,31 @@ fn run_binary(
     });
     let tests = cases.iter().filter_map(|c| done.remove(&c.name)).collect();
     (tests, own)
+}
+
+/// What the tests' own runs found.
+#[derive(Default)]
+struct Solo {
+    findings: Vec<Finding>,
+    /// What they did that the batch did not attribute to them: where a held finding may
+    /// really come from (a job of theirs on a pool another test started).
+    unexplained: Vec<Finding>,
+}
+
+impl Solo {
+    fn note(&mut self, batch: &Batch, case: &TestCase, result: &Done) {
+        let kept = batch
+            .by_test
+            .get(&case.name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for finding in &result.entry.findings {
+            if !kept.iter().any(|k| batch::same(k, finding)) {
+                self.unexplained.push(finding.clone());
+            }
+            self.findings.push(finding.clone());
+        }
+    }
 }
 
 /// Prints a finished test and keeps its entry.

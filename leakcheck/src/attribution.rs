@@ -14,9 +14,15 @@ use std::time::{Duration, Instant};
 /// Where a task comes from, as far as tests go.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Origin {
-    /// Started by the test thread that named itself this (at most 15 bytes of the test's
-    /// name).
-    Test(String),
+    /// Started by the test thread that named itself `name` (at most 15 bytes of the
+    /// test's name); `shared` when the task is another thread of the test's process that
+    /// the test started (a pool, a runtime), which may run other tests' work too.
+    Test {
+        /// The test thread's first name.
+        name: String,
+        /// A thread other than the test's own, in the test binary's process.
+        shared: bool,
+    },
     /// The test binary's own main thread or a task no test thread started (static
     /// initializers, the harness), or a task whose ancestry the trace does not show.
     Binary,
@@ -47,13 +53,18 @@ const MAX_TASKS: usize = 1 << 20;
 
 impl Tasks {
     /// The task `tid` stands for now, created if the trace has not shown it yet (under
-    /// strace -f a child's first calls may come before its parent's clone line).
+    /// strace -f a child's first calls may come before its parent's clone line). An
+    /// ended task keeps its id until a clone line gives the id to a new one: the native
+    /// tracer may write a thread's last send after its exit (it lets the call go on
+    /// first).
     pub fn task(&mut self, tid: u32) -> Option<usize> {
-        if let Some(&t) = self.current.get(&tid) {
-            if !self.tasks[t].ended {
-                return Some(t);
-            }
+        match self.current.get(&tid) {
+            Some(&t) => Some(t),
+            None => self.new_task(tid),
         }
+    }
+
+    fn new_task(&mut self, tid: u32) -> Option<usize> {
         if self.tasks.len() >= MAX_TASKS {
             return None;
         }
@@ -75,8 +86,16 @@ impl Tasks {
         let Some(parent) = self.task(parent) else {
             return;
         };
-        let Some(child) = self.task(child) else {
-            return;
+        let known = self.current.get(&child).copied();
+        let child = match known {
+            // Seen before its clone line (strace -f prints lines as they come).
+            Some(t) if !self.tasks[t].ended && self.tasks[t].parent.is_none() => t,
+            Some(t) if !self.tasks[t].ended => return,
+            // A new task with a reused id.
+            _ => match self.new_task(child) {
+                Some(t) => t,
+                None => return,
+            },
         };
         if child == parent {
             return;
@@ -121,10 +140,21 @@ impl Tasks {
 
     /// Where task `t` comes from.
     pub fn origin(&self, t: usize) -> Origin {
-        match self.test_thread(t).and_then(|t| self.tasks[t].name.clone()) {
-            Some(name) => Origin::Test(name),
-            None => Origin::Binary,
+        let Some(test) = self.test_thread(t) else {
+            return Origin::Binary;
+        };
+        let Some(name) = self.tasks[test].name.clone() else {
+            return Origin::Binary;
+        };
+        // A thread of the binary's process other than the test's own: every link up to
+        // the test thread is a thread, not a new process.
+        let mut shared = t != test;
+        let mut at = t;
+        while at != test && shared {
+            shared = self.tasks[at].thread;
+            at = self.tasks[at].parent.unwrap_or(test);
         }
+        Origin::Test { name, shared }
     }
 
     /// Each test thread's name and how long it ran (from its creation to its end, as
@@ -163,7 +193,21 @@ mod tests {
         t.named(102, "tests::other");
         t.spawned(102, 200, false); // a child process of it
         let child = t.task(200).unwrap();
-        assert_eq!(t.origin(child), Origin::Test("tests::pool".into()));
+        assert_eq!(
+            t.origin(child),
+            Origin::Test {
+                name: "tests::pool".into(),
+                shared: false
+            }
+        );
+        let pool = t.task(102).unwrap();
+        assert_eq!(
+            t.origin(pool),
+            Origin::Test {
+                name: "tests::pool".into(),
+                shared: true
+            }
+        );
         let main_child = {
             t.spawned(100, 300, false);
             t.task(300).unwrap()
@@ -178,7 +222,13 @@ mod tests {
         let early = t.task(101).unwrap();
         t.named(101, "tests::a");
         t.spawned(100, 101, true);
-        assert_eq!(t.origin(early), Origin::Test("tests::a".into()));
+        assert_eq!(
+            t.origin(early),
+            Origin::Test {
+                name: "tests::a".into(),
+                shared: false
+            }
+        );
     }
 
     #[test]
@@ -188,7 +238,13 @@ mod tests {
         t.spawned(100, 101, true);
         t.named(101, "tests::a");
         t.ended(101);
+        // A last line written after the exit is still the old task's.
+        let late = t.task(101).unwrap();
+        assert!(matches!(t.origin(late), Origin::Test { .. }));
+        t.spawned(100, 102, false);
+        t.spawned(102, 101, false);
         let again = t.task(101).unwrap();
+        assert_ne!(again, late);
         assert_eq!(t.origin(again), Origin::Binary);
     }
 
