@@ -5,6 +5,7 @@ use crate::cli::{ColorChoice, MessageFormat, TestArgs};
 use crate::config::{self, Workspace};
 use crate::exit;
 use crate::list::{self, Partition, Selection, TestCase};
+use leakcheck::judge::Judge;
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{render_verdict, Outcome, Report, TestReport};
 use leakcheck::tracer::{Backend, ProgramStatus, TracedCommand, Tracer};
@@ -58,10 +59,22 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
     let tracer = Backend::select(args.policy.tracer.as_deref()).map_err(|e| e.to_string())?;
     let binaries = cargo_build::build(&args, &ws.metadata).map_err(|e| e.to_string())?;
 
-    let mut plan: Vec<(TestBinary, Vec<TestCase>, usize)> = Vec::new();
+    let mut plan: Vec<(TestBinary, Vec<TestCase>, usize, Vec<Judge>)> = Vec::new();
     let mut index = 0u64;
     for binary in binaries {
-        let (cases, mut filtered_out) = list::list(&binary, &selection)?;
+        // Traced and isolated like the tests; each test's own policy judges it later.
+        let list::Listing {
+            cases,
+            mut filtered_out,
+            judges,
+        } = list::list(
+            &binary,
+            &selection,
+            &tracer,
+            args.policy.isolate_network,
+            Duration::from_secs_f64(args.timeout),
+            &leakcheck::Policy::default(),
+        )?;
         let mut kept = Vec::with_capacity(cases.len());
         for case in cases {
             let keep = partition.is_none_or(|p| p.keeps(index, &binary.report_name(), &case.name));
@@ -72,7 +85,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
                 filtered_out += 1;
             }
         }
-        plan.push((binary, kept, filtered_out));
+        plan.push((binary, kept, filtered_out, judges));
     }
 
     let threads = args
@@ -91,7 +104,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
 
     let mut order = 0usize;
     let mut all_cases: Vec<(String, TestCase)> = Vec::new();
-    for (binary, cases, filtered_out) in &plan {
+    for (binary, cases, filtered_out, list_judges) in &plan {
         let package = ws
             .package_layers
             .get(&binary.package)
@@ -104,11 +117,17 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
                 .merge(top_layer.clone()),
         );
         let binary = Arc::new(binary.clone());
+        let list_judges = Arc::new(list_judges.clone());
         if !json {
             eprintln!("     Running {}", binary.header());
         }
         let mut known_clean = std::collections::HashSet::new();
-        if !args.per_test && partition.is_none() {
+        // A finding of the list runs fails every test: those go through `run_one`.
+        let list_clean = cases.iter().all(|c| {
+            list_verdicts(&list_judges, &layer.resolve(&c.name))
+                .all(|v| v.verdict == VerdictKind::Clean && v.findings.is_empty())
+        });
+        if !args.per_test && partition.is_none() && list_clean {
             let batch = run_batch(&ctx, &binary, &selection, &layer, threads, args.color);
             if let Some(BatchResult::Narrowed { tests, suspects }) = batch {
                 known_clean = tests
@@ -163,6 +182,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
             let ctx = Arc::clone(&ctx);
             let binary_for_trial = Arc::clone(&binary);
             let layer = Arc::clone(&layer);
+            let list_judges = Arc::clone(&list_judges);
             let case_for_trial = case.clone();
             let slot = order;
             order += 1;
@@ -191,7 +211,14 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
             }
             trials.push(
                 Trial::test(case.name.clone(), move || {
-                    run_one(&ctx, &binary_for_trial, &case_for_trial, &layer, slot)
+                    run_one(
+                        &ctx,
+                        &binary_for_trial,
+                        &case_for_trial,
+                        &layer,
+                        &list_judges,
+                        slot,
+                    )
                 })
                 .with_ignored_flag(case.ignored),
             );
@@ -270,6 +297,7 @@ fn run_one(
     binary: &TestBinary,
     case: &TestCase,
     config: &PolicyConfig,
+    list_judges: &[Judge],
     slot: usize,
 ) -> Result<(), Failed> {
     let policy = config.resolve(&case.name);
@@ -290,11 +318,16 @@ fn run_one(
     let cmd = test_command(ctx, binary, args, attribute_file.path());
 
     let started = Instant::now();
+    let mut final_policy = policy.clone();
     let late = || {
         let attribute = leakcheck::leak_free::read_attribute_policy(attribute_file.path())?;
-        Ok(attribute
+        let late = attribute
             .filter(|(test, _)| *test == case.name)
-            .map(|(_, layer)| config.clone().merge(layer).resolve(&case.name)))
+            .map(|(_, layer)| config.clone().merge(layer).resolve(&case.name));
+        if let Some(late) = &late {
+            final_policy = late.clone();
+        }
+        Ok(late)
     };
     let checked = leakcheck::check_with_late_policy(&ctx.tracer as &dyn Tracer, &cmd, policy, late);
     let (mut verdict, status, output) = match checked {
@@ -314,6 +347,7 @@ fn run_one(
         ProgramStatus::Exited(0) => Outcome::Passed,
         _ => Outcome::Failed,
     };
+    add_list_findings(&mut verdict, list_judges, &final_policy);
     // The child must prove it ran the test: a name that matched nothing passes silently.
     if outcome == Outcome::Passed && !output.contains("running 1 test") {
         verdict.problems.push(format!(
@@ -337,6 +371,50 @@ fn run_one(
     match message {
         Some(message) => Err(Failed::from(message)),
         None => Ok(()),
+    }
+}
+
+/// The verdicts of a binary's `--list` runs under a test's policy.
+fn list_verdicts<'a>(
+    list_judges: &'a [Judge],
+    policy: &'a leakcheck::Policy,
+) -> impl Iterator<Item = Verdict> + 'a {
+    list_judges
+        .iter()
+        .map(|judge| judge.clone().finish_with(Some(policy.clone())))
+}
+
+/// Adds what the binary's `--list` runs did to a test's verdict: a static initializer
+/// that leaks there leaks in every test's process. A finding the test's own run also made
+/// (same kind, destination and call) counts once more rather than twice.
+fn add_list_findings(verdict: &mut Verdict, list_judges: &[Judge], policy: &leakcheck::Policy) {
+    for listed in list_verdicts(list_judges, policy) {
+        for finding in listed.findings {
+            let same = verdict.findings.iter_mut().find(|f| {
+                f.kind == finding.kind
+                    && f.destination == finding.destination
+                    && f.syscall == finding.syscall
+            });
+            match same {
+                Some(same) => {
+                    same.occurrences += finding.occurrences;
+                    same.severity = same.severity.min(finding.severity);
+                }
+                None => verdict.findings.push(finding),
+            }
+        }
+        for problem in listed.problems {
+            let problem = format!("in the `--list` run: {problem}");
+            if !verdict.problems.contains(&problem) {
+                verdict.problems.push(problem);
+            }
+        }
+    }
+    verdict.findings.sort_by_key(|f| f.severity);
+    if verdict.leaks().next().is_some() {
+        verdict.verdict = VerdictKind::Leaked;
+    } else if !verdict.problems.is_empty() && verdict.verdict == VerdictKind::Clean {
+        verdict.verdict = VerdictKind::Unverified;
     }
 }
 
