@@ -590,3 +590,40 @@ fn what_only_the_list_runs_did_is_in_every_tests_verdict() {
     );
     assert_nothing_arrived(&listener, &all);
 }
+
+#[test]
+fn proc_macro_crates_tests_find_the_toolchains_libstd() {
+    // As from a shell: no LD_LIBRARY_PATH of cargo's (which names the toolchain's lib
+    // directory) inherited from the cargo test running this.
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let output = leakcheck_e2e::leakcheck()
+        .arg("--manifest-path")
+        .arg(leakcheck_e2e::tests_dir().join("fixtures/proc_macro_ws/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(leakcheck_e2e::fixtures_target_dir())
+        .arg("--report")
+        .arg(report.path())
+        .args(["--workspace", "--isolate-network", "--timeout", "20"])
+        .env("NO_COLOR", "1")
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let all = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    for name in ["tests::doubles", "tests::uses_the_macro"] {
+        let line = libtest_line(&stdout, name, &all);
+        assert!(line.ends_with("... ok"), "{line}\n{all}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+    let tests = report["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2, "{report:#}");
+    for (binary, name) in [("mac", "tests::doubles"), ("user", "tests::uses_the_macro")] {
+        let entry = report_entry(&report, name);
+        assert_eq!(entry["binary"], binary, "{entry:#}");
+        assert_eq!(entry["outcome"], "passed", "{entry:#}");
+        assert_eq!(entry["verdict"], "clean", "{entry:#}");
+    }
+}
