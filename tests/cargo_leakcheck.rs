@@ -224,7 +224,7 @@ fn github_actions_get_annotations_and_a_job_summary() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|t| t["verdict"] != "clean")
+        .filter(|t| t["verdict"] == "leaked" || t["verdict"] == "unverified")
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(
@@ -490,5 +490,140 @@ fn batch_with_leaks_reruns_only_the_tests_whose_threads_leaked() {
             "leaked",
             "{leaked}"
         );
+    }
+}
+
+/// `cargo leakcheck` on `tests/fixtures/static_init`, whose static initializer sends a
+/// datagram to 192.0.2.1:9 and to `port` on 127.0.0.1 (in whichever namespace it runs).
+fn run_static_init(
+    args: &[&str],
+    port: u16,
+    only_list: bool,
+) -> (Option<i32>, String, String, serde_json::Value) {
+    let port = port.to_string();
+    let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![("STATIC_INIT_ECHO_PORT", port.as_ref())];
+    if only_list {
+        env.push(("STATIC_INIT_ONLY_LIST", "1".as_ref()));
+    }
+    leakcheck_e2e::run_fixture_env("static_init", args, &env)
+}
+
+/// A UDP socket on the test's own loopback; the fixture's datagrams must never reach it.
+fn outer_listener() -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_nonblocking(true).unwrap();
+    socket
+}
+
+fn assert_nothing_arrived(socket: &std::net::UdpSocket, all: &str) {
+    // Loopback delivers at once; the runs are over. Wait a little all the same.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut buf = [0u8; 64];
+    match socket.recv_from(&mut buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Ok((n, from)) => panic!(
+            "a datagram ({:?} from {from}) left the isolated namespace\n{all}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) => panic!("recv: {e}"),
+    }
+}
+
+/// The `test NAME ... RESULT` line of test `name` (libtest pads the names).
+fn libtest_line<'a>(stdout: &'a str, name: &str, all: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("test {name} ")))
+        .unwrap_or_else(|| panic!("no libtest line for {name}\n{all}"))
+}
+
+/// Every test of `report` leaked with a `send` finding to 192.0.2.1:9, and its libtest
+/// line says FAILED.
+fn assert_every_test_leaked_by_send(report: &serde_json::Value, stdout: &str, all: &str) {
+    let tests = report["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2, "{report:#}\n{all}");
+    for test in tests {
+        let name = test["name"].as_str().unwrap();
+        assert_eq!(test["outcome"], "passed", "{test:#}\n{all}");
+        assert_eq!(test["verdict"], "leaked", "{test:#}\n{all}");
+        assert!(
+            test["findings"].as_array().unwrap().iter().any(|f| {
+                f["kind"] == "send" && f["severity"] == "leak" && f["destination"] == "192.0.2.1:9"
+            }),
+            "{name} must have a send leak to 192.0.2.1:9: {test:#}\n{all}"
+        );
+        let line = libtest_line(stdout, name, all);
+        assert!(line.ends_with("... FAILED"), "{line}\n{all}");
+    }
+}
+
+#[test]
+fn a_static_initializer_leaks_in_every_test_and_the_list_runs_are_isolated() {
+    for args in [
+        &["--isolate-network", "--timeout", "20"][..],
+        &["--isolate-network", "--timeout", "20", "--per-test"][..],
+    ] {
+        let listener = outer_listener();
+        let port = listener.local_addr().unwrap().port();
+        let (code, stdout, stderr, report) = run_static_init(args, port, false);
+        let all = format!("{args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+        assert_eq!(code, Some(1), "{all}");
+        assert_every_test_leaked_by_send(&report, &stdout, &all);
+        assert_nothing_arrived(&listener, &all);
+    }
+}
+
+#[test]
+fn what_only_the_list_runs_did_is_in_every_tests_verdict() {
+    // The initializer sends only when the binary is asked for `--list`: no test's own
+    // process leaks, the list runs do, and a static initializer runs in every process.
+    let listener = outer_listener();
+    let port = listener.local_addr().unwrap().port();
+    let (code, stdout, stderr, report) =
+        run_static_init(&["--isolate-network", "--timeout", "20"], port, true);
+    let all = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(code, Some(1), "{all}");
+    assert_every_test_leaked_by_send(&report, &stdout, &all);
+    assert!(
+        stdout.contains("192.0.2.1:9"),
+        "the failure names it\n{all}"
+    );
+    assert_nothing_arrived(&listener, &all);
+}
+
+#[test]
+fn proc_macro_crates_tests_find_the_toolchains_libstd() {
+    // As from a shell: no LD_LIBRARY_PATH of cargo's (which names the toolchain's lib
+    // directory) inherited from the cargo test running this.
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let output = leakcheck_e2e::leakcheck()
+        .arg("--manifest-path")
+        .arg(leakcheck_e2e::tests_dir().join("fixtures/proc_macro_ws/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(leakcheck_e2e::fixtures_target_dir())
+        .arg("--report")
+        .arg(report.path())
+        .args(["--workspace", "--isolate-network", "--timeout", "20"])
+        .env("NO_COLOR", "1")
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let all = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    for name in ["tests::doubles", "tests::uses_the_macro"] {
+        let line = libtest_line(&stdout, name, &all);
+        assert!(line.ends_with("... ok"), "{line}\n{all}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+    let tests = report["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2, "{report:#}");
+    for (binary, name) in [("mac", "tests::doubles"), ("user", "tests::uses_the_macro")] {
+        let entry = report_entry(&report, name);
+        assert_eq!(entry["binary"], binary, "{entry:#}");
+        assert_eq!(entry["outcome"], "passed", "{entry:#}");
+        assert_eq!(entry["verdict"], "clean", "{entry:#}");
     }
 }

@@ -137,6 +137,7 @@ pub fn build(args: &TestArgs, metadata: &Value) -> Result<Vec<TestBinary>, Build
     let mut tests = Vec::new();
     let mut bins: HashMap<String, Vec<(String, String)>> = HashMap::new();
     let mut out_dirs: HashMap<String, String> = HashMap::new();
+    let mut native_dirs: Vec<PathBuf> = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
@@ -163,6 +164,20 @@ pub fn build(args: &TestArgs, metadata: &Value) -> Result<Vec<TestBinary>, Build
                 {
                     out_dirs.insert(id.to_string(), dir.to_string());
                 }
+                for path in msg["linked_paths"].as_array().into_iter().flatten() {
+                    // `KIND=PATH` or `PATH`, as in `cargo::rustc-link-search`.
+                    let path = path.as_str().unwrap_or_default();
+                    let path = match path.split_once('=') {
+                        Some(("native" | "crate" | "dependency" | "framework" | "all", rest)) => {
+                            rest
+                        }
+                        _ => path,
+                    };
+                    let path = PathBuf::from(path);
+                    if !path.as_os_str().is_empty() && !native_dirs.contains(&path) {
+                        native_dirs.push(path);
+                    }
+                }
             }
             _ => {}
         }
@@ -171,6 +186,7 @@ pub fn build(args: &TestArgs, metadata: &Value) -> Result<Vec<TestBinary>, Build
     if !status.success() {
         return Err(BuildError::Failed);
     }
+    let toolchain_dirs = toolchain_lib_dirs(args.target.as_deref(), metadata);
     let packages: HashMap<&str, &Value> = metadata["packages"]
         .as_array()
         .map(|ps| {
@@ -199,15 +215,17 @@ pub fn build(args: &TestArgs, metadata: &Value) -> Result<Vec<TestBinary>, Build
                 .unwrap_or_default()
                 .to_string();
             let exe = PathBuf::from(exe);
-            let env = test_env(
+            let mut env = test_env(
                 package,
                 &manifest_path,
                 &target_name,
                 &kind,
-                &exe,
                 bins.get(&id).map(Vec::as_slice).unwrap_or_default(),
                 out_dirs.get(&id),
             );
+            if let Some(path) = dylib_search_path(&exe, &native_dirs, &toolchain_dirs) {
+                env.push(("LD_LIBRARY_PATH".into(), path));
+            }
             TestBinary {
                 path: exe,
                 package: package["name"].as_str().unwrap_or_default().to_string(),
@@ -249,7 +267,6 @@ fn test_env(
     manifest_path: &Path,
     target_name: &str,
     kind: &str,
-    exe: &Path,
     bins: &[(String, String)],
     out_dir: Option<&String>,
 ) -> Vec<(OsString, OsString)> {
@@ -303,18 +320,62 @@ fn test_env(
     if let Some(dir) = out_dir {
         set("OUT_DIR", dir);
     }
-    // Dynamic libraries of dependencies live next to the test binary.
-    if let Some(deps) = exe.parent() {
-        let mut paths = vec![deps.to_path_buf()];
-        if let Some(profile_dir) = deps.parent() {
-            paths.push(profile_dir.to_path_buf());
-        }
-        if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
-            paths.extend(std::env::split_paths(&existing));
-        }
-        if let Ok(joined) = std::env::join_paths(paths) {
-            env.push(("LD_LIBRARY_PATH".into(), joined));
-        }
-    }
     env
+}
+
+/// The `LD_LIBRARY_PATH` cargo gives a test binary at `exe`: the build scripts' library
+/// directories inside the target directory, the binary's `deps` and profile directories
+/// (dependencies' dylibs), the toolchain's library directories (its `libstd-*.so`, which
+/// proc-macro crates' tests and `-C prefer-dynamic` builds link), then the inherited
+/// value.
+fn dylib_search_path(
+    exe: &Path,
+    native_dirs: &[PathBuf],
+    toolchain_dirs: &[PathBuf],
+) -> Option<OsString> {
+    let deps = exe.parent()?;
+    let profile_dir = deps.parent();
+    // Like cargo, only build scripts' directories under the target directory.
+    let mut paths: Vec<PathBuf> = native_dirs
+        .iter()
+        .filter(|dir| profile_dir.is_some_and(|p| dir.starts_with(p)))
+        .cloned()
+        .collect();
+    paths.push(deps.to_path_buf());
+    paths.extend(profile_dir.map(Path::to_path_buf));
+    paths.extend(toolchain_dirs.iter().cloned());
+    if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(paths).ok()
+}
+
+/// The toolchain's library directories: `rustc --print target-libdir` (for `target`
+/// when cross-compiling) and the sysroot's `lib`, asked of `RUSTC` (else `rustc`) once
+/// per run, in the workspace's directory so that rustup picks the toolchain cargo used.
+/// Empty when rustc cannot tell: only tests that link the toolchain's dylibs need them.
+fn toolchain_lib_dirs(target: Option<&str>, metadata: &Value) -> Vec<PathBuf> {
+    let rustc = std::env::var_os("RUSTC")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "rustc".into());
+    let mut command = Command::new(rustc);
+    command.args(["--print", "target-libdir", "--print", "sysroot"]);
+    if let Some(target) = target {
+        command.args(["--target", target]);
+    }
+    if let Some(root) = metadata["workspace_root"].as_str() {
+        command.current_dir(root);
+    }
+    let Ok(output) = command.stderr(Stdio::null()).output() else {
+        return Vec::new();
+    };
+    if !output.status.success() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let (Some(libdir), Some(sysroot)) = (lines.next(), lines.next()) else {
+        return Vec::new();
+    };
+    vec![PathBuf::from(libdir), Path::new(sysroot).join("lib")]
 }

@@ -1,7 +1,11 @@
 //! Listing a test binary's tests and choosing which to run, as libtest would.
 
 use crate::cargo_build::TestBinary;
-use std::process::Command;
+use leakcheck::judge::Judge;
+use leakcheck::leak_free::TRACED_ENV;
+use leakcheck::tracer::{ProgramStatus, TracedCommand, Tracer};
+use leakcheck::Policy;
+use std::time::Duration;
 
 /// One test of a binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +99,35 @@ impl Selection {
     }
 }
 
+/// What listing a binary found: the tests that pass the filters (ignored ones included
+/// and marked), how many were filtered out, and the list runs' judges.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The selected tests, in the binary's order.
+    pub cases: Vec<TestCase>,
+    /// How many tests the filters left out.
+    pub filtered_out: usize,
+    /// The unfinished judges of the `--list` runs (traced like any test process). What
+    /// they saw belongs to every test of the binary: a static initializer runs in each
+    /// test's process as in the list runs. Finish each under a test's own policy.
+    pub judges: Vec<Judge>,
+}
+
 /// Lists the tests of `binary` that pass the filters (ignored ones included and marked),
-/// and how many were filtered out.
-pub fn list(binary: &TestBinary, selection: &Selection) -> Result<(Vec<TestCase>, usize), String> {
-    let all = list_names(binary, false)?;
-    let ignored = list_names(binary, true)?;
+/// running `BINARY --list` under `tracer` as its tests will run (same environment,
+/// working directory and network isolation, killed after `timeout`) and judging it under
+/// `policy`.
+pub fn list(
+    binary: &TestBinary,
+    selection: &Selection,
+    tracer: &dyn Tracer,
+    isolate_network: bool,
+    timeout: Duration,
+    policy: &Policy,
+) -> Result<Listing, String> {
+    let run = |ignored| list_names(binary, ignored, tracer, isolate_network, timeout, policy);
+    let (all, all_judge) = run(false)?;
+    let (ignored, ignored_judge) = run(true)?;
     let total = all.len();
     let cases: Vec<TestCase> = all
         .into_iter()
@@ -110,29 +138,43 @@ pub fn list(binary: &TestBinary, selection: &Selection) -> Result<(Vec<TestCase>
         })
         .collect();
     let filtered_out = total - cases.len();
-    Ok((cases, filtered_out))
+    Ok(Listing {
+        cases,
+        filtered_out,
+        judges: vec![all_judge, ignored_judge],
+    })
 }
 
-fn list_names(binary: &TestBinary, ignored: bool) -> Result<Vec<String>, String> {
-    let mut cmd = Command::new(&binary.path);
-    cmd.args(["--list", "--format", "terse"]);
+fn list_names(
+    binary: &TestBinary,
+    ignored: bool,
+    tracer: &dyn Tracer,
+    isolate_network: bool,
+    timeout: Duration,
+    policy: &Policy,
+) -> Result<(Vec<String>, Judge), String> {
+    let mut args = vec!["--list", "--format", "terse"];
     if ignored {
-        cmd.arg("--ignored");
+        args.push("--ignored");
     }
-    cmd.current_dir(&binary.manifest_dir);
-    cmd.envs(binary.env.iter().map(|(k, v)| (k, v)));
-    let output = cmd
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", binary.path.display()))?;
-    if !output.status.success() {
+    let mut cmd = TracedCommand::new(&binary.path, args);
+    cmd.env = binary.env.clone();
+    cmd.env.push((TRACED_ENV.into(), "1".into()));
+    cmd.cwd = Some(binary.manifest_dir.clone());
+    cmd.isolate_network = isolate_network;
+    cmd.stdout_only = true;
+    cmd.timeout = Some(timeout);
+    let (judge, run) = leakcheck::trace(tracer, &cmd, policy.clone())
+        .map_err(|e| format!("cannot trace `{}`: {e}", cmd.display()))?;
+    if !run.status.success() {
+        let hint = failure_hint(&run.status, timeout);
         return Err(format!(
-            "`{} --list --format terse` failed ({}):\n{}\n(hint: a test target with `harness = false` must accept libtest's --list, e.g. by using libtest-mimic)",
-            binary.path.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
+            "`{}` failed ({}); its messages are above\n{hint}",
+            cmd.display(),
+            run.status,
         ));
     }
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = String::from_utf8_lossy(&run.output);
     let mut names = Vec::new();
     for line in text.lines() {
         if let Some(name) = line.strip_suffix(": test") {
@@ -141,12 +183,25 @@ fn list_names(binary: &TestBinary, ignored: bool) -> Result<Vec<String>, String>
             continue;
         } else {
             return Err(format!(
-                "`{} --list --format terse` printed an unexpected line: {line:?}\n(hint: a test target with `harness = false` must list its tests as libtest does, e.g. with libtest-mimic)",
-                binary.path.display()
+                "`{}` printed an unexpected line: {line:?}\n(hint: a test target with `harness = false` must list its tests as libtest does, e.g. with libtest-mimic)",
+                cmd.display()
             ));
         }
     }
-    Ok(names)
+    Ok((names, judge))
+}
+
+/// Why a `--list` run that ended with `status` may have failed.
+fn failure_hint(status: &ProgramStatus, timeout: Duration) -> String {
+    match status {
+        ProgramStatus::TimedOut => format!(
+            "(hint: listing the tests must finish within --timeout ({} s))",
+            timeout.as_secs_f64()
+        ),
+        // The dynamic loader's status (and a shell's) for a program it could not start.
+        ProgramStatus::Exited(127) => "(hint: exit status 127: the program could not be started; a shared library it needs may be missing, see the loader's message above)".to_string(),
+        _ => "(hint: a test target with `harness = false` must accept libtest's --list, e.g. by using libtest-mimic)".to_string(),
+    }
 }
 
 /// Keeps the `K`th of `N` parts of the tests, numbered over all binaries in order.
@@ -228,6 +283,18 @@ mod tests {
         assert!("count:0/2".parse::<Partition>().is_err());
         assert!("count:3/2".parse::<Partition>().is_err());
         assert!("slice:1/2".parse::<Partition>().is_err());
+    }
+
+    #[test]
+    fn list_failure_hints_fit_the_failure() {
+        let timeout = Duration::from_secs(5);
+        let loader = failure_hint(&ProgramStatus::Exited(127), timeout);
+        assert!(loader.contains("shared library"), "{loader}");
+        assert!(!loader.contains("harness"), "{loader}");
+        let harness = failure_hint(&ProgramStatus::Exited(101), timeout);
+        assert!(harness.contains("harness = false"), "{harness}");
+        let slow = failure_hint(&ProgramStatus::TimedOut, timeout);
+        assert!(slow.contains("--timeout (5 s)"), "{slow}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::exit;
 use crate::list::{self, Partition, Selection, TestCase};
 use crate::printer::{Printer, Status};
 use crate::summary::Summary;
+use leakcheck::judge::Judge;
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{render_verdict, BinaryReport, Outcome, Report, TestReport};
 use leakcheck::tracer::{Backend, ProgramStatus, TracedCommand, Tracer};
@@ -73,10 +74,22 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
     let tracer = Backend::select(args.policy.tracer.as_deref()).map_err(|e| e.to_string())?;
     let binaries = cargo_build::build(&args, &ws.metadata).map_err(|e| e.to_string())?;
 
-    let mut plan: Vec<(TestBinary, Vec<TestCase>, usize)> = Vec::new();
+    let mut plan: Vec<(TestBinary, Vec<TestCase>, usize, Vec<Judge>)> = Vec::new();
     let mut index = 0u64;
     for binary in binaries {
-        let (cases, mut filtered_out) = list::list(&binary, &selection)?;
+        // Traced and isolated like the tests; each test's own policy judges it later.
+        let list::Listing {
+            cases,
+            mut filtered_out,
+            judges,
+        } = list::list(
+            &binary,
+            &selection,
+            &tracer,
+            args.policy.isolate_network,
+            Duration::from_secs_f64(args.timeout),
+            &leakcheck::Policy::default(),
+        )?;
         let mut kept = Vec::with_capacity(cases.len());
         for case in cases {
             let keep = partition.is_none_or(|p| p.keeps(index, &binary.report_name(), &case.name));
@@ -87,7 +100,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
                 filtered_out += 1;
             }
         }
-        plan.push((binary, kept, filtered_out));
+        plan.push((binary, kept, filtered_out, judges));
     }
 
     let threads = args
@@ -106,7 +119,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
     };
 
     let mut report = Report::default();
-    for (binary, cases, filtered_out) in &plan {
+    for (binary, cases, filtered_out, list_judges) in &plan {
         let package = ws
             .package_layers
             .get(&binary.package)
@@ -121,12 +134,16 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
             eprintln!("     Running {}", binary.header());
         }
         let batch = !args.per_test && partition.is_none();
+        let listed = Listed {
+            judges: list_judges,
+            config: &layer,
+        };
         let (tests, own) = run_binary(
             &ctx,
             binary,
             cases,
             *filtered_out,
-            &layer,
+            &listed,
             &selection,
             batch,
         );
@@ -178,10 +195,11 @@ fn run_binary(
     binary: &TestBinary,
     cases: &[TestCase],
     filtered_out: usize,
-    config: &PolicyConfig,
+    listed: &Listed,
     selection: &Selection,
     batch_mode: bool,
 ) -> (Vec<TestReport>, Option<BinaryReport>) {
+    let config = listed.config;
     let report_name = binary.report_name();
     let printer = Printer::start(cases.len(), ctx.color, ctx.json);
     let mut done: HashMap<String, TestReport> = HashMap::new();
@@ -195,6 +213,7 @@ fn run_binary(
         let entry = TestReport::new(&report_name, &case.name, Outcome::Ignored, &verdict);
         record(
             ctx,
+            listed,
             &printer,
             &mut done,
             Done {
@@ -255,7 +274,7 @@ fn run_binary(
             .cloned()
             .collect();
         if missing.is_empty() {
-            record(ctx, &printer, &mut done, result);
+            record(ctx, listed, &printer, &mut done, result);
         } else {
             done.insert(case.name.clone(), result.entry.clone());
             held.push((result, missing));
@@ -280,7 +299,7 @@ fn run_binary(
         }
         run_solo(ctx, binary, &rest, config, |case, result| {
             solo.note(seen, case, &result);
-            record(ctx, &printer, &mut done, result);
+            record(ctx, listed, &printer, &mut done, result);
         });
     } else {
         // Passed in the batch run, and no task of theirs made a finding.
@@ -295,6 +314,7 @@ fn run_binary(
             entry.duration_ms = seen.durations.get(&case.name).map(|d| d.as_millis() as u64);
             record(
                 ctx,
+                listed,
                 &printer,
                 &mut done,
                 Done {
@@ -322,13 +342,20 @@ fn run_binary(
         if keep_unreproduced(&mut result.entry, &missing) {
             result.failure = Some(failure_text(&result.entry, result.failure.take()));
         }
-        record(ctx, &printer, &mut done, result);
+        record(ctx, listed, &printer, &mut done, result);
     }
     printer.finish(filtered_out);
 
+    // With no test to carry them, the list runs' findings are the binary's.
+    let unlisted = if done.values().all(|e| e.verdict == VerdictKind::NotRun) {
+        listed.own()
+    } else {
+        Vec::new()
+    };
     let own: Vec<Finding> = seen
         .binary
         .iter()
+        .chain(&unlisted)
         .filter(|f| !solo.findings.iter().any(|s| batch::same(s, f)))
         .cloned()
         .map(|mut f| {
@@ -389,8 +416,86 @@ impl Solo {
     }
 }
 
+/// A binary's `--list` runs, judged under each test's policy when its entry is made: a
+/// static initializer that leaks there leaks in every test's process too.
+struct Listed<'a> {
+    judges: &'a [Judge],
+    config: &'a PolicyConfig,
+}
+
+impl Listed<'_> {
+    /// The list runs' verdicts under `policy`.
+    fn verdicts<'a>(&'a self, policy: &'a leakcheck::Policy) -> impl Iterator<Item = Verdict> + 'a {
+        self.judges
+            .iter()
+            .map(|judge| judge.clone().finish_with(Some(policy.clone())))
+    }
+
+    /// Adds what the list runs did to a test's entry. A finding the test's own run also
+    /// made (same kind, destination and call) counts once more rather than twice.
+    fn add_to(&self, d: &mut Done) {
+        if d.entry.verdict == VerdictKind::NotRun {
+            return;
+        }
+        let policy = self.config.resolve(&d.entry.name);
+        let mut verdict = Verdict {
+            verdict: d.entry.verdict,
+            findings: std::mem::take(&mut d.entry.findings),
+            problems: std::mem::take(&mut d.entry.problems),
+            allow: d.entry.allow.clone(),
+        };
+        let mut changed = false;
+        for listed in self.verdicts(&policy) {
+            for finding in listed.findings {
+                changed = true;
+                let same = verdict.findings.iter_mut().find(|f| {
+                    f.kind == finding.kind
+                        && f.destination == finding.destination
+                        && f.syscall == finding.syscall
+                });
+                match same {
+                    Some(same) => {
+                        same.occurrences += finding.occurrences;
+                        same.severity = same.severity.min(finding.severity);
+                    }
+                    None => verdict.findings.push(finding),
+                }
+            }
+            for problem in listed.problems {
+                let problem = format!("in the `--list` run: {problem}");
+                if !verdict.problems.contains(&problem) {
+                    changed = true;
+                    verdict.problems.push(problem);
+                }
+            }
+        }
+        verdict.findings.sort_by_key(|f| f.severity);
+        verdict.settle();
+        d.entry.verdict = verdict.verdict;
+        d.entry.findings = verdict.findings;
+        d.entry.problems = verdict.problems;
+        if changed {
+            d.failure = Some(failure_text(&d.entry, d.failure.take()));
+        }
+    }
+
+    /// What the list runs did under the binary's own policy, when no test ran to carry it.
+    fn own(&self) -> Vec<Finding> {
+        self.verdicts(&self.config.resolve(""))
+            .flat_map(|v| v.findings)
+            .collect()
+    }
+}
+
 /// Prints a finished test and keeps its entry.
-fn record(ctx: &RunContext, printer: &Printer, done: &mut HashMap<String, TestReport>, d: Done) {
+fn record(
+    ctx: &RunContext,
+    listed: &Listed,
+    printer: &Printer,
+    done: &mut HashMap<String, TestReport>,
+    mut d: Done,
+) {
+    listed.add_to(&mut d);
     if ctx.json {
         emit_json(&d.entry);
     }

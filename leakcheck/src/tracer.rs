@@ -44,6 +44,9 @@ pub struct TracedCommand {
     pub isolate_network: bool,
     /// Capture stdout and stderr together (as libtest does) instead of inheriting them.
     pub capture_output: bool,
+    /// Capture stdout alone and leave stderr the caller's (a `--list` run: its listing is
+    /// read, its diagnostics are the user's); takes precedence over `capture_output`.
+    pub stdout_only: bool,
     /// Terminate the program (and every process it started) after this long.
     pub timeout: Option<Duration>,
     /// Trace what the program leaves running until it ends, as strace -f does, instead
@@ -75,13 +78,17 @@ impl TracedCommand {
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
-        if !self.capture_output {
+        if !self.capture_output && !self.stdout_only {
             return Ok(None);
         }
         let (reader, writer) = io::pipe()?;
         command.stdin(Stdio::null());
-        command.stdout(writer.try_clone()?);
-        command.stderr(writer);
+        if self.stdout_only {
+            command.stdout(writer);
+        } else {
+            command.stdout(writer.try_clone()?);
+            command.stderr(writer);
+        }
         Ok(Some(reader))
     }
 
