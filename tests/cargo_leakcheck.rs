@@ -80,7 +80,7 @@ fn workspace_run_gives_each_test_its_verdict() {
     );
     // The failure entry of the DNS leak names the :53 destination and the allow list.
     let dns = stdout
-        .split("---- tests::dns_leak ----")
+        .split("---- tests::dns_leak stdout ----")
         .nth(1)
         .expect("failure entry for dns_leak");
     assert!(dns.contains(":53"), "{dns}");
