@@ -21,9 +21,24 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     // Leaks only beside d0: seen in the batch, kept though its own run is clean.
     ("tests::d1_leaks_beside_d0", "leaked", "clean", "connect"),
     ("tests::f_renames_its_thread", "leaked", "leaked", "connect"),
-    ("tests::g_forges_libtest_lines", "leaked", "leaked", "connect"),
-    ("tests::h_leaves_a_child", "clean", "clean", "leftover-process"),
-    ("tests::i_leaves_a_daemon", "clean", "clean", "leftover-process"),
+    (
+        "tests::g_forges_libtest_lines",
+        "leaked",
+        "leaked",
+        "connect",
+    ),
+    (
+        "tests::h_leaves_a_child",
+        "clean",
+        "clean",
+        "leftover-process",
+    ),
+    (
+        "tests::i_leaves_a_daemon",
+        "clean",
+        "clean",
+        "leftover-process",
+    ),
     ("tests::j_clean_proxy_connect", "clean", "clean", "-"),
     ("tests::k_clean_own_server", "clean", "clean", "-"),
     ("tests::l_clean_math", "clean", "clean", "-"),
@@ -39,7 +54,11 @@ fn check(tracer: &str, per_test: bool) {
     let (code, stdout, stderr, report) = run_fixture("shapes", &args);
     let all = format!("{stdout}\n{stderr}");
     assert_eq!(code, Some(1), "{all}");
-    assert!(started.elapsed().as_secs() < 60, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "took {:?}",
+        started.elapsed()
+    );
     let tests = report["tests"].as_array().expect("tests");
     assert_eq!(tests.len(), EXPECTED.len(), "{report:#}");
     for (name, batch, solo, kind) in EXPECTED {
@@ -59,7 +78,9 @@ fn check(tracer: &str, per_test: bool) {
         }
         let status = if *verdict == "clean" { "ok" } else { "FAILED" };
         assert!(
-            stdout.lines().any(|l| l == format!("test {name} ... {status}")),
+            stdout
+                .lines()
+                .any(|l| l == format!("test {name} ... {status}")),
             "no `test {name} ... {status}` line\n{all}"
         );
     }

@@ -201,9 +201,15 @@ pub struct PolicyArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
-    /// Terminate the command after this many seconds (its verdict is then unverified).
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
+    /// Terminate the command, and everything it started, after this many seconds (its
+    /// verdict is then unverified unless it already leaked).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// Keep tracing what the command leaves running until it ends (Heteronculous'
+    /// behaviour, strace -f's), within --timeout. Without it, processes still running a
+    /// second after the command exited are stopped and reported as leftover-process.
+    #[arg(long)]
+    pub keep_leftovers: bool,
     /// The command to trace, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,

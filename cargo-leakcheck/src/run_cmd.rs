@@ -46,15 +46,14 @@ fn try_run(args: RunArgs) -> Result<u8, String> {
     let program = command_line.next().ok_or("no command given after `--`")?;
     let mut cmd = TracedCommand::new(program, command_line);
     cmd.isolate_network = args.policy.isolate_network;
-    cmd.timeout = match args.timeout {
-        Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
-        Some(secs) => {
-            return Err(format!(
-                "--timeout {secs}: expected a positive number of seconds"
-            ))
-        }
-        None => None,
-    };
+    let secs = args.timeout;
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!(
+            "--timeout {secs}: expected a positive number of seconds"
+        ));
+    }
+    cmd.timeout = Some(Duration::from_secs_f64(secs));
+    cmd.keep_leftovers = args.keep_leftovers;
     let display = cmd.display();
     let policy = config.resolve(&display);
     let tracer = Backend::select(args.policy.tracer.as_deref()).map_err(|e| e.to_string())?;
