@@ -12,7 +12,7 @@ use leakcheck::judge::Judge;
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::Outcome;
 use leakcheck::tracer::ProgramStatus;
-use leakcheck::Finding;
+use leakcheck::{Finding, Policy};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +27,14 @@ pub struct Batch {
     /// Those of a test's findings that only threads it started and shares with the
     /// process made (a pool, a runtime): they may be another test's work.
     pub shared: HashMap<String, Vec<Finding>>,
+    /// Those of a test's findings made by a thread whose kept name (15 bytes) is also
+    /// other tests' prefix, with those tests: one of them made it.
+    pub ambiguous: HashMap<String, Vec<(Finding, Vec<String>)>>,
+    /// The batch trace's judge, to judge a test's part again under a policy learnt
+    /// later (a `#[leak_free(...)]` attribute's, which the batch cannot know).
+    pub judge: Option<Judge>,
+    /// Which test each thread the main thread started ran, where the start order tells.
+    pub exact: HashMap<usize, String>,
     /// Findings no test can be named for (the binary's main thread, a static initializer,
     /// a thread no test started), under the strictest of the binary's policies.
     pub binary: Vec<Finding>,
@@ -39,21 +47,118 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Whether any finding at all was made.
-    pub fn has_findings(&self) -> bool {
-        !self.binary.is_empty() || self.by_test.values().any(|f| !f.is_empty())
+    /// A test's findings in the batch under `policy`.
+    pub fn findings_for(&self, test: &str, policy: &Policy) -> Vec<Finding> {
+        let Some(judge) = &self.judge else {
+            return Vec::new();
+        };
+        let names: Vec<&str> = self.outcomes.keys().map(String::as_str).collect();
+        attribute(&judge.findings_by_origin(policy), test, &names, &self.exact).mine
     }
 }
 
-/// Judges a finished batch trace: `cases` are the tests that were run.
+/// One test's part of a batch's findings.
+#[derive(Debug, Default)]
+struct Part {
+    mine: Vec<Finding>,
+    shared: Vec<Finding>,
+    ambiguous: Vec<(Finding, Vec<String>)>,
+    binary: Vec<Finding>,
+}
+
+fn attribute(
+    found: &[(Finding, BTreeSet<Origin>)],
+    test: &str,
+    names: &[&str],
+    exact: &HashMap<usize, String>,
+) -> Part {
+    let mut part = Part::default();
+    for (finding, origins) in found {
+        let mut direct = false;
+        let mut by_shared = false;
+        let mut others: Vec<String> = Vec::new();
+        for origin in origins {
+            match origin {
+                Origin::Test { thread, .. } if exact.get(thread).is_some_and(|t| t != test) => {}
+                Origin::Test {
+                    name,
+                    shared,
+                    thread,
+                } if name_is_test(name, test) => {
+                    if *shared {
+                        by_shared = true;
+                    } else {
+                        direct = true;
+                    }
+                    if !exact.contains_key(thread) {
+                        others.extend(
+                            names
+                                .iter()
+                                .filter(|n| **n != test && name_is_test(name, n))
+                                .map(|n| n.to_string()),
+                        );
+                    }
+                }
+                Origin::Test { name, .. } if !names.iter().any(|n| name_is_test(name, n)) => {
+                    // A thread named after no listed test: nobody can be named.
+                    push_new(&mut part.binary, finding);
+                }
+                Origin::Binary => push_new(&mut part.binary, finding),
+                Origin::Test { .. } => {}
+            }
+        }
+        if direct || by_shared {
+            part.mine.push(finding.clone());
+        }
+        if by_shared && !direct {
+            part.shared.push(finding.clone());
+        }
+        if !others.is_empty() {
+            part.ambiguous.push((finding.clone(), others));
+        }
+    }
+    part
+}
+
+/// Which test each thread the main thread started ran: libtest starts one thread per
+/// test it runs, in the order of its list, and each names itself after its test. The
+/// threads named after a listed test are matched to `run_order` in turn, as far as
+/// their names agree (a shuffled run, `RUST_TEST_SHUFFLE`, matches none).
+fn match_threads(threads: &[Option<String>], run_order: &[&str]) -> HashMap<usize, String> {
+    let mut exact = HashMap::new();
+    if std::env::var_os("RUST_TEST_SHUFFLE").is_some() {
+        return exact;
+    }
+    let mut next = run_order.iter();
+    for (i, name) in threads.iter().enumerate() {
+        let Some(name) = name else { continue };
+        if !run_order.iter().any(|n| name_is_test(name, n)) {
+            continue;
+        }
+        match next.next() {
+            Some(test) if name_is_test(name, test) => {
+                exact.insert(i, test.to_string());
+            }
+            _ => break,
+        }
+    }
+    exact
+}
+
+/// Judges a finished batch trace: `cases` are the tests it listed and `run_order` those
+/// it ran, in list order.
 pub fn judge_batch(
     judge: &Judge,
     status: &ProgramStatus,
     log: &str,
     cases: &[TestCase],
+    run_order: &[&str],
     config: &PolicyConfig,
 ) -> Batch {
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        exact: match_threads(&judge.test_threads(), run_order),
+        ..Batch::default()
+    };
     let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     // One judgement per distinct policy: overrides may give tests different ones.
     let mut by_policy: HashMap<String, Vec<(Finding, BTreeSet<Origin>)>> = HashMap::new();
@@ -63,46 +168,24 @@ pub fn judge_batch(
         let found = by_policy
             .entry(format!("{policy:?}"))
             .or_insert_with(|| judge.findings_by_origin(&policy));
-        let mut mine = Vec::new();
-        let mut shared = Vec::new();
-        for (finding, origins) in found.iter() {
-            let mut direct = false;
-            let mut by_shared = false;
-            for origin in origins {
-                match origin {
-                    Origin::Test { name, shared } if name_is_test(name, &case.name) => {
-                        if *shared {
-                            by_shared = true;
-                        } else {
-                            direct = true;
-                        }
-                    }
-                    Origin::Test { name, .. } if !names.iter().any(|n| name_is_test(name, n)) => {
-                        // A thread named after no listed test: nobody can be named.
-                        push_new(&mut binary, finding);
-                    }
-                    Origin::Binary => push_new(&mut binary, finding),
-                    Origin::Test { .. } => {}
-                }
-            }
-            if direct || by_shared {
-                mine.push(finding.clone());
-            }
-            if by_shared && !direct {
-                shared.push(finding.clone());
-            }
+        let part = attribute(found, &case.name, &names, &batch.exact);
+        for finding in &part.binary {
+            push_new(&mut binary, finding);
         }
-        if !mine.is_empty() {
-            batch.by_test.insert(case.name.clone(), mine);
+        if !part.mine.is_empty() {
+            batch.by_test.insert(case.name.clone(), part.mine);
         }
-        if !shared.is_empty() {
-            batch.shared.insert(case.name.clone(), shared);
+        if !part.shared.is_empty() {
+            batch.shared.insert(case.name.clone(), part.shared);
+        }
+        if !part.ambiguous.is_empty() {
+            batch.ambiguous.insert(case.name.clone(), part.ambiguous);
         }
     }
     batch.binary = binary;
-    for (kept, time) in judge.test_times() {
-        for name in names.iter().filter(|n| name_is_test(&kept, n)) {
-            batch.durations.insert(name.to_string(), time);
+    for (thread, time) in judge.test_times().into_iter().enumerate() {
+        if let (Some(test), Some(time)) = (batch.exact.get(&thread), time) {
+            batch.durations.insert(test.clone(), time);
         }
     }
 
@@ -120,6 +203,7 @@ pub fn judge_batch(
     if !untrusted.is_empty() {
         batch.untrusted = Some(untrusted.join("; "));
     }
+    batch.judge = Some(judge.clone());
     batch
 }
 
@@ -190,6 +274,23 @@ pub fn read_log(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_are_matched_to_tests_in_start_order() {
+        let threads = [
+            None,
+            Some("tests::integrat".to_string()),
+            Some("helper".to_string()),
+            Some("tests::integrat".to_string()),
+        ];
+        let order = ["tests::integration_a", "tests::integration_b"];
+        let exact = match_threads(&threads, &order);
+        assert_eq!(exact[&1], "tests::integration_a");
+        assert_eq!(exact[&3], "tests::integration_b");
+        // A name that disagrees ends the matching: the rest stays ambiguous.
+        let threads = [Some("tests::b".to_string()), Some("tests::a".to_string())];
+        assert!(match_threads(&threads, &["tests::a", "tests::b"]).is_empty());
+    }
 
     #[test]
     fn the_log_gives_outcomes_of_listed_tests_only() {

@@ -186,6 +186,8 @@ fn use_color(choice: ColorChoice) -> bool {
 struct Done {
     entry: TestReport,
     failure: Option<String>,
+    /// The policy a `#[leak_free(...)]` attribute gave the test in its own run.
+    attribute: Option<leakcheck::Policy>,
 }
 
 /// Runs one binary's tests (see the module's doc); prints its block; returns every
@@ -219,6 +221,7 @@ fn run_binary(
             Done {
                 entry,
                 failure: None,
+                attribute: None,
             },
         );
     }
@@ -320,23 +323,34 @@ fn run_binary(
                 Done {
                     entry,
                     failure: None,
+                    attribute: None,
                 },
             );
         }
     }
-    for (mut result, missing) in held {
+    for (mut result, mut missing) in held {
+        let name = result.entry.name.clone();
+        // The batch judged under the manifest's policy; the test's own run learnt its
+        // attribute's, which may allow what the batch saw.
+        if let Some(policy) = &result.attribute {
+            let under = seen.findings_for(&name, policy);
+            missing.retain(|f| under.iter().any(|u| batch::same(u, f)));
+        }
         // Made only by a pool or runtime thread the test started, and made by another
         // test's own run where the batch saw it elsewhere: that test's work.
-        let shared = seen
-            .shared
-            .get(&result.entry.name)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let shared = seen.shared.get(&name).map(Vec::as_slice).unwrap_or(&[]);
+        // Made by a thread whose kept name other tests share, and one of them
+        // reproduced it alone: that one's.
+        let ambiguous = seen.ambiguous.get(&name).map(Vec::as_slice).unwrap_or(&[]);
         let missing: Vec<Finding> = missing
             .into_iter()
             .filter(|f| {
-                !(shared.iter().any(|s| batch::same(s, f))
-                    && solo.unexplained.iter().any(|s| batch::same(s, f)))
+                let elsewhere = shared.iter().any(|s| batch::same(s, f))
+                    && solo.unexplained.iter().any(|s| batch::same(s, f));
+                let sibling = ambiguous
+                    .iter()
+                    .any(|(a, others)| batch::same(a, f) && others.iter().any(|o| solo.made(o, f)));
+                !(elsewhere || sibling)
             })
             .collect();
         if keep_unreproduced(&mut result.entry, &missing) {
@@ -395,6 +409,8 @@ fn run_binary(
 #[derive(Default)]
 struct Solo {
     findings: Vec<Finding>,
+    /// Each test's own run's findings.
+    by_test: HashMap<String, Vec<Finding>>,
     /// What they did that the batch did not attribute to them: where a held finding may
     /// really come from (a job of theirs on a pool another test started).
     unexplained: Vec<Finding>,
@@ -413,6 +429,15 @@ impl Solo {
             }
             self.findings.push(finding.clone());
         }
+        self.by_test
+            .insert(case.name.clone(), result.entry.findings.clone());
+    }
+
+    /// Whether `test`'s own run made `finding`.
+    fn made(&self, test: &str, finding: &Finding) -> bool {
+        self.by_test
+            .get(test)
+            .is_some_and(|f| f.iter().any(|s| batch::same(s, finding)))
     }
 }
 
@@ -609,7 +634,11 @@ fn run_one(ctx: &RunContext, binary: &TestBinary, case: &TestCase, config: &Poli
         let verdict = Verdict::unobserved(why, allow.clone());
         let entry = TestReport::new(&report_name, &case.name, Outcome::Failed, &verdict);
         let failure = Some(render_verdict(&verdict, ""));
-        Done { entry, failure }
+        Done {
+            entry,
+            failure,
+            attribute: None,
+        }
     };
     // A `#[leak_free(...)]` test reports its attribute's policy here as it starts; it
     // applies to the verdict on top of everything else.
@@ -629,11 +658,14 @@ fn run_one(ctx: &RunContext, binary: &TestBinary, case: &TestCase, config: &Poli
     let cmd = test_command(ctx, binary, args, attribute_file.path());
 
     let started = Instant::now();
+    let mut attribute = None;
     let late = || {
-        let attribute = leakcheck::leak_free::read_attribute_policy(attribute_file.path())?;
-        Ok(attribute
+        let layer = leakcheck::leak_free::read_attribute_policy(attribute_file.path())?;
+        let late = layer
             .filter(|(test, _)| *test == case.name)
-            .map(|(_, layer)| config.clone().merge(layer).resolve(&case.name)))
+            .map(|(_, layer)| config.clone().merge(layer).resolve(&case.name));
+        attribute.clone_from(&late);
+        Ok(late)
     };
     let checked = leakcheck::check_with_late_policy(&ctx.tracer as &dyn Tracer, &cmd, policy, late);
     let (mut verdict, status, output) = match checked {
@@ -661,7 +693,11 @@ fn run_one(ctx: &RunContext, binary: &TestBinary, case: &TestCase, config: &Poli
     let mut entry = TestReport::new(&report_name, &case.name, outcome, &verdict);
     entry.duration_ms = Some(started.elapsed().as_millis() as u64);
     let failure = failure_message(&case.name, &verdict, &status, outcome, &output, ctx.timeout);
-    Done { entry, failure }
+    Done {
+        entry,
+        failure,
+        attribute,
+    }
 }
 
 /// A test binary's command as `cargo test` would run it, marked as traced (so that
@@ -742,7 +778,19 @@ fn run_batch(
         Ok(traced) => traced,
         Err(e) => return untrusted(format!("could not trace the batch run: {e}")),
     };
-    let mut batch = batch::judge_batch(&judge, &run.status, &batch::read_log(&log), cases, config);
+    let run_order: Vec<&str> = cases
+        .iter()
+        .filter(|c| selection.runs(c))
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut batch = batch::judge_batch(
+        &judge,
+        &run.status,
+        &batch::read_log(&log),
+        cases,
+        &run_order,
+        config,
+    );
     // A `#[leak_free(...)]` test brings its own policy: judge each test on its own.
     if std::fs::metadata(&attribute_file).is_ok_and(|m| m.len() > 0) {
         batch.untrusted = Some("a #[leak_free(...)] test brings its own policy".to_string());

@@ -22,6 +22,9 @@ pub enum Origin {
         name: String,
         /// A thread other than the test's own, in the test binary's process.
         shared: bool,
+        /// The test thread's place among the threads the main thread started (see
+        /// [`Tasks::test_threads`]).
+        thread: usize,
     },
     /// The test binary's own main thread or a task no test thread started (static
     /// initializers, the harness), or a task whose ancestry the trace does not show.
@@ -46,6 +49,9 @@ pub struct Tasks {
     tasks: Vec<Task>,
     /// The task a thread id currently stands for (ids are reused).
     current: HashMap<u32, usize>,
+    /// The threads the first task (the main thread) started, in the order it started
+    /// them.
+    main_threads: Vec<usize>,
 }
 
 /// How many tasks are remembered; past that, new ones are of unknown origin.
@@ -105,6 +111,9 @@ impl Tasks {
             task.parent = Some(parent);
             task.thread = thread;
             task.born.get_or_insert_with(Instant::now);
+            if parent == 0 && thread {
+                self.main_threads.push(child);
+            }
         }
     }
 
@@ -154,18 +163,37 @@ impl Tasks {
             shared = self.tasks[at].thread;
             at = self.tasks[at].parent.unwrap_or(test);
         }
-        Origin::Test { name, shared }
+        let thread = self
+            .main_threads
+            .iter()
+            .position(|&m| m == test)
+            .unwrap_or(usize::MAX);
+        Origin::Test {
+            name,
+            shared,
+            thread,
+        }
     }
 
-    /// Each test thread's name and how long it ran (from its creation to its end, as
-    /// the trace was read), for the tests' own wall times.
-    pub fn test_times(&self) -> Vec<(String, Duration)> {
-        self.tasks
+    /// The first names of the threads the main thread started, in the order it started
+    /// them. libtest starts one per test, in the order of its list (sorted, ignored tests
+    /// left out), so a caller that knows the list can tell tests apart whose names share
+    /// the 15 bytes the kernel keeps.
+    pub fn test_threads(&self) -> Vec<Option<String>> {
+        self.main_threads
             .iter()
-            .filter(|t| t.parent == Some(0) && t.thread)
-            .filter_map(|t| {
-                let (born, died) = (t.born?, t.died?);
-                Some((t.name.clone()?, died.saturating_duration_since(born)))
+            .map(|&t| self.tasks[t].name.clone())
+            .collect()
+    }
+
+    /// How long each thread the main thread started ran (from its creation to its end,
+    /// as the trace was read), in the order of [`Tasks::test_threads`].
+    pub fn test_times(&self) -> Vec<Option<Duration>> {
+        self.main_threads
+            .iter()
+            .map(|&t| {
+                let t = &self.tasks[t];
+                Some(t.died?.saturating_duration_since(t.born?))
             })
             .collect()
     }
@@ -197,7 +225,8 @@ mod tests {
             t.origin(child),
             Origin::Test {
                 name: "tests::pool".into(),
-                shared: false
+                shared: false,
+                thread: 0
             }
         );
         let pool = t.task(102).unwrap();
@@ -205,7 +234,8 @@ mod tests {
             t.origin(pool),
             Origin::Test {
                 name: "tests::pool".into(),
-                shared: true
+                shared: true,
+                thread: 0
             }
         );
         let main_child = {
@@ -226,7 +256,8 @@ mod tests {
             t.origin(early),
             Origin::Test {
                 name: "tests::a".into(),
-                shared: false
+                shared: false,
+                thread: 0
             }
         );
     }

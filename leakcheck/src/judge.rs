@@ -562,8 +562,14 @@ impl Judge {
         &self.problems
     }
 
-    /// Each test thread's first name and wall time.
-    pub fn test_times(&self) -> Vec<(String, std::time::Duration)> {
+    /// The first names of the threads the main thread started, in order (see
+    /// [`Tasks::test_threads`]).
+    pub fn test_threads(&self) -> Vec<Option<String>> {
+        self.tasks.test_threads()
+    }
+
+    /// How long each of those threads ran.
+    pub fn test_times(&self) -> Vec<Option<std::time::Duration>> {
         self.tasks.test_times()
     }
 
