@@ -644,7 +644,7 @@ fn netlink_types(text: &str) -> Vec<String> {
             }
             continue;
         }
-        if text[i..].starts_with(KEY) {
+        if bytes[i..].starts_with(KEY.as_bytes()) {
             let value: String = text[i + KEY.len()..]
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
