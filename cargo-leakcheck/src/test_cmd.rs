@@ -226,7 +226,8 @@ fn run_binary(
         );
     }
 
-    let batch = batch_mode.then(|| run_batch(ctx, binary, selection, cases, config));
+    let batch = (batch_mode && !runnable.is_empty())
+        .then(|| run_batch(ctx, binary, selection, cases, config));
     let all: Vec<&TestCase> = runnable.iter().collect();
     let first: Vec<&TestCase> = match &batch {
         None => all.clone(),
