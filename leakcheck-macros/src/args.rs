@@ -8,7 +8,7 @@ use syn::{LitBool, LitStr, Token};
 /// The leak kinds of DESIGN.md's table (`leakcheck::Kind::as_str`). The macro crate cannot
 /// depend on `leakcheck` (which re-exports it), so the names are repeated here; a test in
 /// `leakcheck` keeps the two lists equal.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 10] = [
     "connect",
     "send",
     "dns",
@@ -17,6 +17,8 @@ pub const KINDS: [&str; 8] = [
     "untraceable",
     "interface-enumeration",
     "listen",
+    "route-probe",
+    "leftover-process",
 ];
 
 const SEVERITIES: [&str; 3] = ["allow", "warn", "deny"];

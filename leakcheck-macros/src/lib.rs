@@ -42,7 +42,8 @@ use syn::{AttrStyle, Attribute, ItemFn, ReturnType, Type};
 ///   endpoints the test may reach (checked at compile time);
 /// - `ip = false`: only unix sockets may be used at all;
 /// - `<kind> = "allow" | "warn" | "deny"` for any leak kind (`connect`, `send`, `dns`,
-///   `ip-socket`, `raw-socket`, `untraceable`, `interface-enumeration`, `listen`).
+///   `ip-socket`, `raw-socket`, `untraceable`, `interface-enumeration`, `listen`, `route-probe`,
+///   `leftover-process`).
 ///
 /// It composes with `#[test]`, `#[tokio::test]` (above or below it), `#[rstest]` with
 /// `#[case]`s, `#[serial]` and `#[test_log::test]`. It is a compile error on an
