@@ -270,7 +270,7 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
         }
         "sendto" => {
             let buf = arg(1)?;
-            let destinations = parse_sockaddr(arg(4)?)?.into_iter().collect();
+            let destinations = parse_send_sockaddr(arg(4)?)?.into_iter().collect();
             EventKind::Send {
                 call: SendCall::Sendto,
                 fd: fd(0)?,
@@ -278,6 +278,7 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 payload: parse_string(buf),
                 netlink_types: netlink_types(buf),
                 truncated: false,
+                fastopen: has_fastopen(arg(3)?),
             }
         }
         "sendmsg" => {
@@ -294,6 +295,7 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 payload: None,
                 netlink_types: netlink_types(msg),
                 truncated,
+                fastopen: has_fastopen(arg(2)?),
             }
         }
         "sendmmsg" => {
@@ -326,8 +328,42 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 payload: None,
                 netlink_types: netlink_types(vec),
                 truncated,
+                fastopen: has_fastopen(arg(3)?),
             }
         }
+        "socketpair" => {
+            let fds = arg(3)?
+                .strip_prefix('[')
+                .and_then(|v| v.strip_suffix(']'))
+                .and_then(|v| {
+                    let (a, b) = v.split_once(',')?;
+                    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+                });
+            EventKind::SocketPair {
+                family: arg(0)?.to_string(),
+                fds: if ret.ok() { fds } else { None },
+            }
+        }
+        "accept" | "accept4" => {
+            let peer = if ret.ok() {
+                parse_sockaddr(arg(1)?)?
+            } else {
+                None
+            };
+            EventKind::Accept {
+                fd: fd(0)?,
+                new_fd: new_fd(&ret),
+                peer,
+            }
+        }
+        "dup" | "dup2" | "dup3" => EventKind::Dup {
+            fd: fd(0)?,
+            new_fd: new_fd(&ret),
+        },
+        "fcntl" | "fcntl64" if matches!(arg(1)?, "F_DUPFD" | "F_DUPFD_CLOEXEC") => EventKind::Dup {
+            fd: fd(0)?,
+            new_fd: new_fd(&ret),
+        },
         "ioctl" => EventKind::Ioctl {
             request: arg(1)?.to_string(),
         },
@@ -355,6 +391,15 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
     })
 }
 
+/// The descriptor a call returned; None when it failed.
+fn new_fd(ret: &Return) -> Option<i32> {
+    if ret.ok() {
+        ret.number().and_then(|n| i32::try_from(n).ok())
+    } else {
+        None
+    }
+}
+
 /// `-1 (errno 18446744073709551574)`: no errno is that large; strace shows the negated
 /// number of a system call it did not report.
 fn lost_syscall(ret: &str) -> bool {
@@ -372,9 +417,49 @@ fn is_pointer(text: &str) -> bool {
 fn msghdr_name(msghdr: &str) -> Result<Option<SockAddr>, String> {
     let fields = struct_fields(msghdr).ok_or("msghdr is not a structure")?;
     match field(&fields, "msg_name") {
-        Some(name) => parse_sockaddr(name),
+        Some(name) => parse_send_sockaddr(name),
         None => Ok(None),
     }
+}
+
+/// Whether a send's flags argument has MSG_FASTOPEN: strace names the flags
+/// (`MSG_FASTOPEN|MSG_NOSIGNAL`, unknown bits as hex), the native tracer writes a number
+/// (`0x20000000`). Flags it cannot read count as MSG_FASTOPEN: the destination is then
+/// judged (fail closed).
+fn has_fastopen(flags: &str) -> bool {
+    const MSG_FASTOPEN: u64 = 0x2000_0000;
+    flags.split('|').map(str::trim).any(|flag| {
+        if flag == "MSG_FASTOPEN" {
+            return true;
+        }
+        if flag.starts_with("MSG_") && flag.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+            return false;
+        }
+        let number = match flag.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => flag.parse::<u64>().ok(),
+        };
+        number.is_none_or(|n| n & MSG_FASTOPEN != 0)
+    })
+}
+
+/// A send's destination: like [`parse_sockaddr`], but AF_UNSPEC keeps what `sa_data`
+/// holds, which an AF_INET socket sends to.
+fn parse_send_sockaddr(text: &str) -> Result<Option<SockAddr>, String> {
+    let addr = parse_sockaddr(text)?;
+    if addr != Some(SockAddr::Unspec) {
+        return Ok(addr);
+    }
+    let v4 = struct_fields(text.trim())
+        .and_then(|fields| field(&fields, "sa_data").and_then(parse_string))
+        .filter(|data| data.len() >= 6)
+        .map(|d| {
+            std::net::SocketAddrV4::new(
+                std::net::Ipv4Addr::new(d[2], d[3], d[4], d[5]),
+                u16::from_be_bytes([d[0], d[1]]),
+            )
+        });
+    Ok(Some(SockAddr::SendUnspec(v4)))
 }
 
 /// Finds the index of the `)` that closes the `(` at `open`, skipping strings and nesting.
