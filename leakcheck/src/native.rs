@@ -1344,6 +1344,21 @@ fn answer(
             req.nr
         )),
     }
+    // A send without a destination is judged by its descriptor, which the judge may have
+    // to look up in /proc (leakcheck::ports) while it is still open: its line is written
+    // while the call waits. Other lines are written after the call goes on.
+    let to_peer = match call_of(req.nr as u64) {
+        Some(Call::SendTo) => req.args[4] == 0,
+        _ => text.contains("msg_name=NULL"),
+    };
+    let emit = |line: &mut String| {
+        line.clear();
+        let _ = write!(line, "{pid} {text} = ?");
+        shared.emit_call(pid, line);
+    };
+    if to_peer && !text.is_empty() {
+        emit(line);
+    }
     let resp = NotifResp {
         id: req.id,
         val: 0,
@@ -1355,10 +1370,8 @@ fn answer(
     unsafe {
         libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &resp as *const NotifResp);
     }
-    if !text.is_empty() {
-        line.clear();
-        let _ = write!(line, "{pid} {text} = ?");
-        shared.emit_call(pid, line);
+    if !to_peer && !text.is_empty() {
+        emit(line);
     }
 }
 
