@@ -1322,8 +1322,8 @@ fn receive(listener: &OwnedFd) -> Result<Notif, i32> {
     }
 }
 
-/// Reads a send's arguments while its caller waits, lets the call go on, then writes
-/// the line (the caller need not wait for the parser and the judge).
+/// Reads a send's arguments and writes its line while its caller waits, then lets the
+/// call go on.
 fn answer(
     listener: &OwnedFd,
     req: &Notif,
@@ -1344,20 +1344,13 @@ fn answer(
             req.nr
         )),
     }
-    // A send without a destination is judged by its descriptor, which the judge may have
-    // to look up in /proc (leakcheck::ports) while it is still open: its line is written
-    // while the call waits. Other lines are written after the call goes on.
-    let to_peer = match call_of(req.nr as u64) {
-        Some(Call::SendTo) => req.args[4] == 0,
-        _ => text.contains("msg_name=NULL"),
-    };
-    let emit = |line: &mut String| {
+    // The line is written while the call waits: the judge may look the sender's
+    // descriptor, or the port it sends to, up in /proc (leakcheck::ports), which only
+    // works while they are still open.
+    if !text.is_empty() {
         line.clear();
         let _ = write!(line, "{pid} {text} = ?");
         shared.emit_call(pid, line);
-    };
-    if to_peer && !text.is_empty() {
-        emit(line);
     }
     let resp = NotifResp {
         id: req.id,
@@ -1370,13 +1363,10 @@ fn answer(
     unsafe {
         libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &resp as *const NotifResp);
     }
-    if !to_peer && !text.is_empty() {
-        emit(line);
-    }
 }
 
 /// Answers seccomp notifications (the send calls) until the trace is over: reads the
-/// destination while the caller waits, lets the call go on, then writes the line.
+/// destination and writes the line while the caller waits, then lets the call go on.
 fn notify_loop(listener: &Listener, done: &io::PipeReader, shared: &Shared) {
     let mut decoder = Decoder::default();
     let mut text = String::with_capacity(256);
