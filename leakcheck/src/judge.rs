@@ -92,6 +92,18 @@ pub enum Question {
         /// The destination.
         addr: SocketAddr,
     },
+    /// Where is the socket `fd` of `pid` bound? A UDP socket the kernel bound
+    /// implicitly (by connect or its first send), or a listener bound to port 0, whose
+    /// port the trace does not show: the answer ([`Judge::note_local`]) makes the port the
+    /// tree's own. Asked while the socket is surely open.
+    Local {
+        /// The process (thread).
+        pid: u32,
+        /// The descriptor.
+        fd: i32,
+        /// Its protocol.
+        proto: Proto,
+    },
     /// What is descriptor `fd` of `pid`? A send without a (usable) destination on a
     /// descriptor whose socket the trace never showed (inherited, received, dup'ed,
     /// accepted).
@@ -363,6 +375,7 @@ impl Judge {
                     if let Some(bound) = bound {
                         self.own(transport, true, &bound);
                     }
+                    self.ask_local(pid, *fd);
                 }
             }
             EventKind::SocketPair { family, fds } => {
@@ -609,6 +622,7 @@ impl Judge {
                         }
                         self.probe_tallies.entry(index).or_default().unprobed += 1;
                     }
+                    self.ask_local(pid, fd);
                 }
             }
             SockAddr::Unix { path, is_abstract } => {
@@ -721,6 +735,10 @@ impl Judge {
                 SockAddr::Netlink | SockAddr::Unspec => {}
                 other => self.judge_other_destination(event, line, syscall, other),
             }
+        }
+        if transport == Transport::Ip(Proto::Udp) {
+            // The first send binds an unbound UDP socket: replies come to that port.
+            self.ask_local(pid, fd);
         }
         if let Some(v4) = unspec_unknown {
             // The socket's family is unknown: ask, or read it as an AF_INET socket would.
@@ -1148,6 +1166,34 @@ impl Judge {
     /// attempts to reach it are the tree talking to itself.
     pub fn note_owned(&mut self, proto: Proto, addr: SocketAddr) {
         self.noted_owned.insert((proto, addr));
+    }
+
+    /// Answers [`Question::Local`]: socket `fd` of `pid` is bound to `addr`.
+    pub fn note_local(&mut self, pid: u32, fd: i32, addr: SocketAddr) {
+        let addr = SockAddr::Ip(addr);
+        let state = self.socket_mut(pid, fd);
+        state.bound = Some(addr.clone());
+        let (transport, listening) = (state.transport, state.listening);
+        self.own(transport, listening, &addr);
+    }
+
+    /// Asks where socket `fd` is bound when the trace does not show its port.
+    fn ask_local(&mut self, pid: u32, fd: i32) {
+        if !self.live {
+            return;
+        }
+        let Some(state) = self.socket(pid, fd) else {
+            return;
+        };
+        let proto = match state.transport {
+            Transport::Ip(Proto::Udp) => Proto::Udp,
+            Transport::Ip(Proto::Tcp) if state.listening => Proto::Tcp,
+            _ => return,
+        };
+        let known = matches!(&state.bound, Some(SockAddr::Ip(ip)) if ip.port() != 0);
+        if !known {
+            self.questions.push(Question::Local { pid, fd, proto });
+        }
     }
 
     /// Answers [`Question::Descriptor`]: the send is judged by what the descriptor is.

@@ -163,6 +163,11 @@ impl LiveLookups {
                             judge.note_owned(proto, addr);
                         }
                     }
+                    Question::Local { pid, fd, proto } => {
+                        if let Some(addr) = local_address(pid, fd, proto) {
+                            judge.note_local(pid, fd, addr);
+                        }
+                    }
                     Question::Descriptor(asked) => {
                         let answer = self.descriptor(asked.pid, asked.fd);
                         judge.note_descriptor(asked, answer);
@@ -303,6 +308,19 @@ impl LiveLookups {
             "socket:[{inode}] is in no table of /proc/{pid}/net"
         ))
     }
+}
+
+/// The local address of socket `fd` of `pid` (a `proto` socket), from its table entry.
+pub fn local_address(pid: u32, fd: i32, proto: Proto) -> Option<SocketAddr> {
+    let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+    let inode = socket_inode(&link)?;
+    tables(proto)
+        .into_iter()
+        .filter_map(|table| read_table(pid, table).ok())
+        .flatten()
+        .find(|e| e.inode == inode)
+        .map(|e| e.local)
+        .filter(|local| local.port() != 0)
 }
 
 /// An IP socket's entry in `pid`'s tables of `proto`.
