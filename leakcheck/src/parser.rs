@@ -962,6 +962,118 @@ mod tests {
     }
 
     #[test]
+    fn send_flags_fastopen_named_or_numbered() {
+        for (flags, fastopen) in [
+            ("0", false),
+            ("MSG_NOSIGNAL", false),
+            ("MSG_DONTWAIT|MSG_NOSIGNAL", false),
+            ("0x4000", false),
+            ("0x40", false),
+            ("MSG_FASTOPEN", true),
+            ("MSG_FASTOPEN|MSG_NOSIGNAL", true),
+            ("MSG_NOSIGNAL|MSG_FASTOPEN", true),
+            ("0x20000000", true),
+            ("0x20004000", true),
+            ("536870912", true),
+            ("MSG_NOSIGNAL|0x80000000", false),
+            // Unreadable flags count as MSG_FASTOPEN (the address is then judged).
+            ("flags?", true),
+        ] {
+            assert_eq!(has_fastopen(flags), fastopen, "{flags}");
+        }
+        let kind = one(
+            r#"7 sendto(3, "x", 1, MSG_FASTOPEN|MSG_NOSIGNAL, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("1.2.3.4")}, 16) = 1"#,
+        );
+        assert!(matches!(kind, EventKind::Send { fastopen: true, .. }));
+        let kind = one(
+            "7 sendmsg(3, {msg_name=NULL, msg_namelen=0, msg_iov=0x1, msg_iovlen=1, ...}, 0x4000) = ?",
+        );
+        assert!(matches!(
+            kind,
+            EventKind::Send {
+                fastopen: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unspec_send_destination_keeps_sa_data() {
+        let kind = one(
+            r#"7 sendto(3, "x", 1, 0, {sa_family=AF_UNSPEC, sa_data="\0P\300\0\2\1\0\0\0\0\0\0\0\0"}, 16) = 1"#,
+        );
+        assert!(
+            matches!(&kind, EventKind::Send { destinations, .. } if destinations == &[SockAddr::SendUnspec(Some("192.0.2.1:80".parse().unwrap()))]),
+            "{kind:?}"
+        );
+        let kind = one(
+            r#"7 sendmsg(3, {msg_name={sa_family=AF_UNSPEC, sa_data="\0"}, msg_namelen=16, msg_iov=[{iov_base="x", iov_len=1}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 1"#,
+        );
+        assert!(
+            matches!(&kind, EventKind::Send { destinations, .. } if destinations == &[SockAddr::SendUnspec(None)])
+        );
+        // A connect is still a disconnect.
+        let kind = one(
+            r#"1 connect(3, {sa_family=AF_UNSPEC, sa_data="\0P\300\0\2\1\0\0\0\0\0\0\0\0"}, 16) = 0"#,
+        );
+        assert!(matches!(
+            kind,
+            EventKind::Connect {
+                addr: SockAddr::Unspec,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn descriptor_origins() {
+        assert_eq!(
+            one("1 socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0, [3, 4]) = 0"),
+            EventKind::SocketPair {
+                family: "AF_UNIX".into(),
+                fds: Some((3, 4))
+            }
+        );
+        assert_eq!(
+            one(
+                r#"1 accept4(5, {sa_family=AF_INET, sin_port=htons(33746), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 7"#
+            ),
+            EventKind::Accept {
+                fd: 5,
+                new_fd: Some(7),
+                peer: Some(ip("127.0.0.1:33746"))
+            }
+        );
+        assert_eq!(
+            one("1 accept(5, NULL, NULL) = -1 EAGAIN (Resource temporarily unavailable)"),
+            EventKind::Accept {
+                fd: 5,
+                new_fd: None,
+                peer: None
+            }
+        );
+        for (line, fd, new_fd) in [
+            ("1 dup(3) = 4", 3, 4),
+            ("1 dup2(3, 10) = 10", 3, 10),
+            ("1 dup3(3, 10, O_CLOEXEC) = 10", 3, 10),
+            ("1 fcntl(7, F_DUPFD_CLOEXEC, 3) = 8", 7, 8),
+        ] {
+            assert_eq!(
+                one(line),
+                EventKind::Dup {
+                    fd,
+                    new_fd: Some(new_fd)
+                },
+                "{line}"
+            );
+        }
+        assert_eq!(
+            one("1 fcntl(7, F_GETFL) = 0x2 (flags O_RDWR)"),
+            EventKind::Nothing
+        );
+    }
+
+    #[test]
     fn octal_escapes() {
         assert_eq!(
             parse_string(r#""\2\0\0\0\16\0\0\0\f\0\0\0a\0""#).unwrap(),

@@ -469,3 +469,95 @@ fn sockaddr_to_std(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn tables_parse() {
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:9C40 0200007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 67 1 0000000000000000 100 0 0 10 0\n";
+        let entries = parse_table(tcp);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].local, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(entries[0].state, TCP_LISTEN);
+        assert_eq!(entries[0].inode, 12345);
+        assert_eq!(entries[1].remote, "127.0.0.2:80".parse().unwrap());
+        let tcp6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000000000000000000001000000:2328 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 99 1 0000000000000000 100 0 0 10 0\n   1: 0000000000000000FFFF00000100007F:2329 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 98 1 0000000000000000 100 0 0 10 0\n";
+        let entries = parse_table(tcp6);
+        assert_eq!(entries[0].local, "[::1]:9000".parse().unwrap());
+        assert_eq!(entries[1].local, "127.0.0.1:9001".parse().unwrap());
+    }
+
+    #[test]
+    fn own_descriptors_are_looked_up() {
+        let me = std::process::id();
+        let mut lookups = LiveLookups::new(false);
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(lookups.descriptor(me, a.as_raw_fd()), Descriptor::Local);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let (mut server, peer) = listener.accept().unwrap();
+        server.write_all(b"x").unwrap();
+        let mut one = [0u8; 1];
+        client.read_exact(&mut one).unwrap();
+        assert_eq!(
+            lookups.descriptor(me, client.as_raw_fd()),
+            Descriptor::Ip {
+                v6: false,
+                proto: Some(Proto::Tcp),
+                peer: Some(addr),
+                accepted: false
+            }
+        );
+        assert_eq!(
+            lookups.descriptor(me, server.as_raw_fd()),
+            Descriptor::Ip {
+                v6: false,
+                proto: Some(Proto::Tcp),
+                peer: Some(peer),
+                accepted: true
+            }
+        );
+        let clone = client.try_clone().unwrap();
+        assert!(matches!(
+            lookups.descriptor(me, clone.as_raw_fd()),
+            Descriptor::Ip { peer: Some(p), .. } if p == addr
+        ));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(
+            local_address(me, udp.as_raw_fd(), Proto::Udp),
+            Some(udp.local_addr().unwrap())
+        );
+        assert_eq!(
+            local_address(me, listener.as_raw_fd(), Proto::Tcp),
+            Some(addr)
+        );
+        assert!(matches!(
+            lookups.descriptor(me, 1_000_000),
+            Descriptor::Unknown(_)
+        ));
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        assert_eq!(lookups.descriptor(me, file.as_raw_fd()), Descriptor::Local);
+    }
+
+    #[test]
+    fn inherited_sockets_are_listed_with_their_peers() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        udp.connect("127.0.0.1:9").unwrap();
+        let fd = udp.as_raw_fd();
+        assert!(!inherited_ip_sockets().iter().any(|s| s.fd == fd));
+        // SAFETY: clears FD_CLOEXEC on our own socket (loopback only).
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        let listed = inherited_ip_sockets();
+        // SAFETY: back to close-on-exec before any other test spawns a child.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        let socket = listed.iter().find(|s| s.fd == fd).expect("listed");
+        assert_eq!(socket.peer, Some("127.0.0.1:9".parse().unwrap()));
+        assert_eq!(socket.proto, Some(Proto::Udp));
+        assert!(!socket.v6 && !socket.raw);
+    }
+}
