@@ -19,6 +19,10 @@ pub enum SockAddr {
     Netlink,
     /// AF_UNSPEC: a disconnect.
     Unspec,
+    /// AF_UNSPEC as a send's destination. An AF_INET socket sends to the port and IPv4
+    /// address in `sa_data` (bytes 0-1 and 2-5), given here when strace printed them; an
+    /// AF_INET6 socket sends to its connected peer (no address).
+    SendUnspec(Option<std::net::SocketAddrV4>),
     /// Another family (AF_VSOCK, AF_PACKET, ...), kept as strace named it.
     Other(String),
     /// The address could not be decoded (a raw pointer, or a structure strace cut short).
@@ -50,6 +54,8 @@ impl fmt::Display for SockAddr {
             SockAddr::Unix { path, .. } => write!(f, "unix:{path}"),
             SockAddr::Netlink => f.write_str("netlink"),
             SockAddr::Unspec => f.write_str("unspec"),
+            SockAddr::SendUnspec(Some(v4)) => write!(f, "unspec {v4}"),
+            SockAddr::SendUnspec(None) => f.write_str("unspec"),
             SockAddr::Other(family) => f.write_str(family),
             SockAddr::Undecoded(raw) => write!(f, "undecoded address {raw}"),
         }
@@ -147,6 +153,33 @@ pub enum EventKind {
         netlink_types: Vec<String>,
         /// The vector was cut short by strace: some destinations were not seen.
         truncated: bool,
+        /// MSG_FASTOPEN is among the flags (or the flags could not be read): on a TCP
+        /// socket the destination is then used (TCP Fast Open), else it is ignored.
+        fastopen: bool,
+    },
+    /// socketpair(family, type, protocol, [fd0, fd1]): two sockets that only reach each
+    /// other.
+    SocketPair {
+        /// e.g. `AF_UNIX`
+        family: String,
+        /// The two descriptors; None when the call failed.
+        fds: Option<(i32, i32)>,
+    },
+    /// accept/accept4(fd, ...): a connection made to a listening socket.
+    Accept {
+        /// The listening socket.
+        fd: i32,
+        /// The connection's descriptor; None when the call failed.
+        new_fd: Option<i32>,
+        /// The peer, when the caller asked for it.
+        peer: Option<SockAddr>,
+    },
+    /// dup/dup2/dup3/fcntl(F_DUPFD[_CLOEXEC]): `new_fd` is the same file as `fd`.
+    Dup {
+        /// The descriptor copied.
+        fd: i32,
+        /// The copy; None when the call failed.
+        new_fd: Option<i32>,
     },
     /// ioctl(fd, request, ...)
     Ioctl {

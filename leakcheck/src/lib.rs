@@ -16,6 +16,7 @@ pub mod leftover;
 pub mod native;
 pub mod parser;
 pub mod policy;
+pub mod ports;
 pub mod report;
 pub mod tracer;
 pub mod verdict;
@@ -84,6 +85,12 @@ pub fn trace(
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
     let mut events = Vec::new();
+    // Live look-ups (ports.rs): sockets the program inherits are judged before it starts;
+    // while it runs, the judge's questions about the event just observed (who holds a
+    // loopback port, what a descriptor the trace never showed is) are answered at once.
+    let mut live = ports::LiveLookups::new(cmd.isolate_network);
+    judge.note_inherited(std::process::id(), &ports::inherited_ip_sockets());
+    judge.set_live(true);
     // LEAKCHECK_KEEP_TRACE=PATH keeps a copy of the raw trace, for bug reports.
     let mut keep = std::env::var_os("LEAKCHECK_KEEP_TRACE")
         .and_then(|path| std::fs::File::create(path).ok())
@@ -98,12 +105,15 @@ pub fn trace(
             Ok(()) => {
                 for event in &events {
                     judge.observe(event, line);
+                    live.answer(&mut judge);
                 }
             }
             Err(error) => judge.parse_error(&error),
         }
     };
     let run = tracer.run(cmd, &mut sink)?;
+    // What follows is judged from the trace alone: the processes are gone.
+    judge.set_live(false);
     let mut leftover = Vec::new();
     for error in parser.take_unfinished(&mut leftover) {
         judge.parse_error(&error);

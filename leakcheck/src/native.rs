@@ -1455,8 +1455,8 @@ fn receive(listener: &OwnedFd) -> Result<Notif, i32> {
     }
 }
 
-/// Reads a send's arguments while its caller waits, lets the call go on, then writes
-/// the line (the caller need not wait for the parser and the judge).
+/// Reads a send's arguments and writes its line while its caller waits, then lets the
+/// call go on.
 fn answer(
     listener: &OwnedFd,
     req: &Notif,
@@ -1477,6 +1477,14 @@ fn answer(
             req.nr
         )),
     }
+    // The line is written while the call waits: the judge may look the sender's
+    // descriptor, or the port it sends to, up in /proc (leakcheck::ports), which only
+    // works while they are still open.
+    if !text.is_empty() {
+        line.clear();
+        let _ = write!(line, "{pid} {text} = ?");
+        shared.emit(line);
+    }
     let resp = NotifResp {
         id: req.id,
         val: 0,
@@ -1488,15 +1496,10 @@ fn answer(
     unsafe {
         libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &resp as *const NotifResp);
     }
-    if !text.is_empty() {
-        line.clear();
-        let _ = write!(line, "{pid} {text} = ?");
-        shared.emit(line);
-    }
 }
 
 /// Answers seccomp notifications (the send calls) until the trace is over: reads the
-/// destination while the caller waits, lets the call go on, then writes the line.
+/// destination and writes the line while the caller waits, then lets the call go on.
 fn notify_loop(listener: &Listener, done: &io::PipeReader, shared: &Shared) {
     let mut decoder = Decoder::default();
     let mut text = String::with_capacity(256);

@@ -265,7 +265,7 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
         }
         "sendto" => {
             let buf = arg(1)?;
-            let destinations = parse_sockaddr(arg(4)?)?.into_iter().collect();
+            let destinations = parse_send_sockaddr(arg(4)?)?.into_iter().collect();
             EventKind::Send {
                 call: SendCall::Sendto,
                 fd: fd(0)?,
@@ -273,6 +273,7 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 payload: parse_string(buf),
                 netlink_types: netlink_types(buf),
                 truncated: false,
+                fastopen: has_fastopen(arg(3)?),
             }
         }
         "sendmsg" => {
@@ -289,6 +290,7 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 payload: None,
                 netlink_types: netlink_types(msg),
                 truncated,
+                fastopen: has_fastopen(arg(2)?),
             }
         }
         "sendmmsg" => {
@@ -321,6 +323,7 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 payload: None,
                 netlink_types: netlink_types(vec),
                 truncated,
+                fastopen: has_fastopen(arg(3)?),
             }
         }
         "clone" | "clone3" | "fork" | "vfork" => {
@@ -365,6 +368,39 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                     .to_string(),
             )
         }
+        "socketpair" => {
+            let fds = arg(3)?
+                .strip_prefix('[')
+                .and_then(|v| v.strip_suffix(']'))
+                .and_then(|v| {
+                    let (a, b) = v.split_once(',')?;
+                    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+                });
+            EventKind::SocketPair {
+                family: arg(0)?.to_string(),
+                fds: if ret.ok() { fds } else { None },
+            }
+        }
+        "accept" | "accept4" => {
+            let peer = if ret.ok() {
+                parse_sockaddr(arg(1)?)?
+            } else {
+                None
+            };
+            EventKind::Accept {
+                fd: fd(0)?,
+                new_fd: new_fd(&ret),
+                peer,
+            }
+        }
+        "dup" | "dup2" | "dup3" => EventKind::Dup {
+            fd: fd(0)?,
+            new_fd: new_fd(&ret),
+        },
+        "fcntl" | "fcntl64" if matches!(arg(1)?, "F_DUPFD" | "F_DUPFD_CLOEXEC") => EventKind::Dup {
+            fd: fd(0)?,
+            new_fd: new_fd(&ret),
+        },
         "ioctl" => EventKind::Ioctl {
             request: arg(1)?.to_string(),
         },
@@ -392,6 +428,15 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
     })
 }
 
+/// The descriptor a call returned; None when it failed.
+fn new_fd(ret: &Return) -> Option<i32> {
+    if ret.ok() {
+        ret.number().and_then(|n| i32::try_from(n).ok())
+    } else {
+        None
+    }
+}
+
 /// `-1 (errno 18446744073709551574)`: no errno is that large; strace shows the negated
 /// number of a system call it did not report.
 fn lost_syscall(ret: &str) -> bool {
@@ -409,9 +454,49 @@ fn is_pointer(text: &str) -> bool {
 fn msghdr_name(msghdr: &str) -> Result<Option<SockAddr>, String> {
     let fields = struct_fields(msghdr).ok_or("msghdr is not a structure")?;
     match field(&fields, "msg_name") {
-        Some(name) => parse_sockaddr(name),
+        Some(name) => parse_send_sockaddr(name),
         None => Ok(None),
     }
+}
+
+/// Whether a send's flags argument has MSG_FASTOPEN: strace names the flags
+/// (`MSG_FASTOPEN|MSG_NOSIGNAL`, unknown bits as hex), the native tracer writes a number
+/// (`0x20000000`). Flags it cannot read count as MSG_FASTOPEN: the destination is then
+/// judged (fail closed).
+fn has_fastopen(flags: &str) -> bool {
+    const MSG_FASTOPEN: u64 = 0x2000_0000;
+    flags.split('|').map(str::trim).any(|flag| {
+        if flag == "MSG_FASTOPEN" {
+            return true;
+        }
+        if flag.starts_with("MSG_") && flag.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+            return false;
+        }
+        let number = match flag.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => flag.parse::<u64>().ok(),
+        };
+        number.is_none_or(|n| n & MSG_FASTOPEN != 0)
+    })
+}
+
+/// A send's destination: like [`parse_sockaddr`], but AF_UNSPEC keeps what `sa_data`
+/// holds, which an AF_INET socket sends to.
+fn parse_send_sockaddr(text: &str) -> Result<Option<SockAddr>, String> {
+    let addr = parse_sockaddr(text)?;
+    if addr != Some(SockAddr::Unspec) {
+        return Ok(addr);
+    }
+    let v4 = struct_fields(text.trim())
+        .and_then(|fields| field(&fields, "sa_data").and_then(parse_string))
+        .filter(|data| data.len() >= 6)
+        .map(|d| {
+            std::net::SocketAddrV4::new(
+                std::net::Ipv4Addr::new(d[2], d[3], d[4], d[5]),
+                u16::from_be_bytes([d[0], d[1]]),
+            )
+        });
+    Ok(Some(SockAddr::SendUnspec(v4)))
 }
 
 /// Finds the index of the `)` that closes the `(` at `open`, skipping strings and nesting.
@@ -911,6 +996,118 @@ mod tests {
             "9802  <... execve resumed>)             = -1 (errno 18446744073709551574)",
         ]);
         assert!(matches!(&events[1].kind, EventKind::Lost(_)), "{events:?}");
+    }
+
+    #[test]
+    fn send_flags_fastopen_named_or_numbered() {
+        for (flags, fastopen) in [
+            ("0", false),
+            ("MSG_NOSIGNAL", false),
+            ("MSG_DONTWAIT|MSG_NOSIGNAL", false),
+            ("0x4000", false),
+            ("0x40", false),
+            ("MSG_FASTOPEN", true),
+            ("MSG_FASTOPEN|MSG_NOSIGNAL", true),
+            ("MSG_NOSIGNAL|MSG_FASTOPEN", true),
+            ("0x20000000", true),
+            ("0x20004000", true),
+            ("536870912", true),
+            ("MSG_NOSIGNAL|0x80000000", false),
+            // Unreadable flags count as MSG_FASTOPEN (the address is then judged).
+            ("flags?", true),
+        ] {
+            assert_eq!(has_fastopen(flags), fastopen, "{flags}");
+        }
+        let kind = one(
+            r#"7 sendto(3, "x", 1, MSG_FASTOPEN|MSG_NOSIGNAL, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("1.2.3.4")}, 16) = 1"#,
+        );
+        assert!(matches!(kind, EventKind::Send { fastopen: true, .. }));
+        let kind = one(
+            "7 sendmsg(3, {msg_name=NULL, msg_namelen=0, msg_iov=0x1, msg_iovlen=1, ...}, 0x4000) = ?",
+        );
+        assert!(matches!(
+            kind,
+            EventKind::Send {
+                fastopen: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unspec_send_destination_keeps_sa_data() {
+        let kind = one(
+            r#"7 sendto(3, "x", 1, 0, {sa_family=AF_UNSPEC, sa_data="\0P\300\0\2\1\0\0\0\0\0\0\0\0"}, 16) = 1"#,
+        );
+        assert!(
+            matches!(&kind, EventKind::Send { destinations, .. } if destinations == &[SockAddr::SendUnspec(Some("192.0.2.1:80".parse().unwrap()))]),
+            "{kind:?}"
+        );
+        let kind = one(
+            r#"7 sendmsg(3, {msg_name={sa_family=AF_UNSPEC, sa_data="\0"}, msg_namelen=16, msg_iov=[{iov_base="x", iov_len=1}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 1"#,
+        );
+        assert!(
+            matches!(&kind, EventKind::Send { destinations, .. } if destinations == &[SockAddr::SendUnspec(None)])
+        );
+        // A connect is still a disconnect.
+        let kind = one(
+            r#"1 connect(3, {sa_family=AF_UNSPEC, sa_data="\0P\300\0\2\1\0\0\0\0\0\0\0\0"}, 16) = 0"#,
+        );
+        assert!(matches!(
+            kind,
+            EventKind::Connect {
+                addr: SockAddr::Unspec,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn descriptor_origins() {
+        assert_eq!(
+            one("1 socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0, [3, 4]) = 0"),
+            EventKind::SocketPair {
+                family: "AF_UNIX".into(),
+                fds: Some((3, 4))
+            }
+        );
+        assert_eq!(
+            one(
+                r#"1 accept4(5, {sa_family=AF_INET, sin_port=htons(33746), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 7"#
+            ),
+            EventKind::Accept {
+                fd: 5,
+                new_fd: Some(7),
+                peer: Some(ip("127.0.0.1:33746"))
+            }
+        );
+        assert_eq!(
+            one("1 accept(5, NULL, NULL) = -1 EAGAIN (Resource temporarily unavailable)"),
+            EventKind::Accept {
+                fd: 5,
+                new_fd: None,
+                peer: None
+            }
+        );
+        for (line, fd, new_fd) in [
+            ("1 dup(3) = 4", 3, 4),
+            ("1 dup2(3, 10) = 10", 3, 10),
+            ("1 dup3(3, 10, O_CLOEXEC) = 10", 3, 10),
+            ("1 fcntl(7, F_DUPFD_CLOEXEC, 3) = 8", 7, 8),
+        ] {
+            assert_eq!(
+                one(line),
+                EventKind::Dup {
+                    fd,
+                    new_fd: Some(new_fd)
+                },
+                "{line}"
+            );
+        }
+        assert_eq!(
+            one("1 fcntl(7, F_GETFL) = 0x2 (flags O_RDWR)"),
+            EventKind::Nothing
+        );
     }
 
     #[test]

@@ -20,13 +20,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The system calls strace stops on. `%network` would add recv*, accept*, getsockopt and
-/// friends, which cost a stop each and never carry a destination; io_uring and execve
-/// are not in `%network` and must be named.
-/// clone/fork and prctl tell which test a task belongs to (its ancestry, and the name
-/// libtest gives a test's thread); ptrace and seccomp can take calls out of sight.
+/// The system calls strace stops on. `%network` would add recv*, getsockopt and friends,
+/// which cost a stop each and never carry a destination; io_uring and execve are not in
+/// `%network` and must be named. socketpair, accept, dup and fcntl (F_DUPFD) show where a
+/// descriptor comes from: strace's lines arrive after the call, too late to look a
+/// short-lived descriptor up in /proc. clone/fork and prctl tell which test a task
+/// belongs to (its ancestry, and the name libtest gives a test's thread); ptrace and
+/// seccomp can take calls out of sight.
 pub const TRACED_SYSCALLS: &str = "socket,connect,bind,listen,getsockname,sendto,sendmsg,sendmmsg,\
 ioctl,io_uring_setup,io_uring_enter,io_uring_register,execve,execveat,\
+socketpair,accept,accept4,dup,dup2,dup3,fcntl,\
 clone,clone3,fork,vfork,prctl,ptrace,seccomp";
 
 /// A program to run under the tracer.
