@@ -175,6 +175,27 @@ struct Return<'a> {
 }
 
 impl Return<'_> {
+    /// `?`, a number (decimal or hex), or `-1 ERRNO (text)` / `-1 (errno N)`.
+    fn well_formed(&self) -> bool {
+        let first = self.text.split_whitespace().next().unwrap_or("");
+        if first == "?" {
+            return true;
+        }
+        if first == "-1" {
+            let rest = self.text["-1".len()..].trim_start();
+            return rest.starts_with("(errno ")
+                || rest.split_whitespace().next().is_some_and(|e| {
+                    e.starts_with('E')
+                        && e.bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                });
+        }
+        first.parse::<i64>().is_ok()
+            || first
+                .strip_prefix("0x")
+                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
     fn ok(&self) -> bool {
         !self.text.starts_with('-') && !self.text.starts_with('?')
     }
@@ -199,6 +220,14 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
         .ok_or("no return value")?
         .trim_start();
     let ret = Return { text: ret_text };
+    if !ret.well_formed() {
+        return Err(format!("`{ret_text}` is not a return value strace writes"));
+    }
+    if !KNOWN_CALLS.contains(&name) {
+        // The tracers write only the calls they trace: anything else is a corrupted or
+        // forged line, and dropping it could drop a leak.
+        return Err(format!("`{name}` is not a system call leakcheck traces"));
+    }
     let args = split_top_level(args_text, ',');
     let arg = |i: usize| -> Result<&str, String> {
         args.get(i)
@@ -218,6 +247,9 @@ fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
     };
 
     let kind = match name {
+        "socket" if args.len() != 3 || !socket_type_ok(arg(1)?) => {
+            return Err(format!("socket() with arguments strace does not write: {args_text}"))
+        }
         "socket" => EventKind::Socket {
             family: arg(0)?.to_string(),
             sock_type: arg(1)?.to_string(),
@@ -440,10 +472,64 @@ fn new_fd(ret: &Return) -> Option<i32> {
 /// `-1 (errno 18446744073709551574)`: no errno is that large; strace shows the negated
 /// number of a system call it did not report.
 fn lost_syscall(ret: &str) -> bool {
-    ret.split("(errno ")
-        .nth(1)
-        .and_then(|n| n.trim_end_matches(')').parse::<u64>().ok())
-        .is_some_and(|n| n > 4095)
+    ret.split("(errno ").nth(1).is_some_and(|n| {
+        let digits = n.trim_end_matches(')');
+        // Past u64 is lost too: no errno is that large either.
+        digits.bytes().all(|b| b.is_ascii_digit())
+            && digits
+                .parse::<u64>()
+                .map_or(!digits.is_empty(), |n| n > 4095)
+    })
+}
+
+/// Every call the tracers write (strace's trace set, the native tracer's lines).
+const KNOWN_CALLS: [&str; 30] = [
+    "socket",
+    "connect",
+    "bind",
+    "listen",
+    "getsockname",
+    "sendto",
+    "sendmsg",
+    "sendmmsg",
+    "ioctl",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "execve",
+    "execveat",
+    "socketpair",
+    "accept",
+    "accept4",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "fcntl64",
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "prctl",
+    "ptrace",
+    "seccomp",
+    "restart_syscall",
+];
+
+/// Whether a socket type is one strace writes: `SOCK_X` names and flags, or a number
+/// (`0xa /* SOCK_??? */`).
+fn socket_type_ok(text: &str) -> bool {
+    let text = text.split("/*").next().unwrap_or("").trim();
+    !text.is_empty()
+        && text.split('|').all(|t| {
+            let t = t.trim();
+            (t.starts_with("SOCK_")
+                && t.len() > 5
+                && t[5..].bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+                || t.parse::<u64>().is_ok()
+                || t.strip_prefix("0x")
+                    .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
 }
 
 fn is_pointer(text: &str) -> bool {
@@ -455,7 +541,8 @@ fn msghdr_name(msghdr: &str) -> Result<Option<SockAddr>, String> {
     let fields = struct_fields(msghdr).ok_or("msghdr is not a structure")?;
     match field(&fields, "msg_name") {
         Some(name) => parse_send_sockaddr(name),
-        None => Ok(None),
+        // strace and the native tracer always write msg_name (NULL or not).
+        None => Ok(Some(SockAddr::Undecoded(msghdr.to_string()))),
     }
 }
 
@@ -620,6 +707,11 @@ fn parse_sockaddr(text: &str) -> Result<Option<SockAddr>, String> {
                 (Some(ip), Some(port)) => Ok(Some(SockAddr::ip(ip, port))),
                 _ => undecoded(),
             }
+        }
+        // An unnamed socket is printed as its family alone; any other field but
+        // sun_path is a structure strace did not write.
+        "AF_UNIX" | "AF_LOCAL" if fields.len() > 1 && field(&fields, "sun_path").is_none() => {
+            undecoded()
         }
         "AF_UNIX" | "AF_LOCAL" => match field(&fields, "sun_path") {
             None => Ok(Some(SockAddr::Unix {

@@ -1135,11 +1135,9 @@ fn pathological_inputs_never_panic_nor_judge_clean_when_rejected() {
 }
 
 /// Lines strace never prints (a corrupted byte or a cut return value) that the judge
-/// currently finds clean although their originals are leaked or unverified: places where
-/// the parser accepts what it does not understand. Run with `--ignored`; a fix in the
-/// parser or judge should make this pass, and then it can lose its `#[ignore]`.
+/// found clean although their originals are leaked or unverified: places where the
+/// parser accepted what it did not understand. None of them may be clean.
 #[test]
-#[ignore = "known fail-open inputs found by fuzzing; they need a parser/judge change"]
 fn fail_open_inputs_found_by_fuzzing() {
     let dir = root().join("leakcheck/tests/traces");
     let read = |file: &str| -> Vec<String> {
