@@ -19,6 +19,7 @@ use leakcheck::judge::Judge;
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{render_verdict, BinaryReport, Outcome, Report, TestReport};
 use leakcheck::tracer::{Backend, ProgramStatus, TracedCommand, Tracer};
+use leakcheck::verdict::FindingSeverity;
 use leakcheck::{Finding, Verdict, VerdictKind};
 use std::collections::HashMap;
 use std::path::Path;
@@ -185,7 +186,9 @@ fn use_color(choice: ColorChoice) -> bool {
 /// A test's entry and its `failures:` text (None when it passed and is clean).
 struct Done {
     entry: TestReport,
-    failure: Option<String>,
+    /// What the test itself said when it failed (not the verdict: that is rendered from
+    /// the entry when the line is printed).
+    own: Option<String>,
     /// The policy a `#[leak_free(...)]` attribute gave the test in its own run.
     attribute: Option<leakcheck::Policy>,
 }
@@ -220,7 +223,7 @@ fn run_binary(
             &mut done,
             Done {
                 entry,
-                failure: None,
+                own: None,
                 attribute: None,
             },
         );
@@ -244,8 +247,12 @@ fn run_binary(
             let first: Vec<&TestCase> = runnable
                 .iter()
                 .filter(|c| {
-                    b.by_test.contains_key(&c.name)
-                        || b.outcomes.get(&c.name) != Some(&Outcome::Passed)
+                    // Warnings need no run of their own: they are the test's as seen.
+                    let leaked = b
+                        .by_test
+                        .get(&c.name)
+                        .is_some_and(|f| f.iter().any(|f| f.severity == FindingSeverity::Leak));
+                    leaked || b.outcomes.get(&c.name) != Some(&Outcome::Passed)
                 })
                 .collect();
             if !first.is_empty() && !ctx.json {
@@ -272,11 +279,14 @@ fn run_binary(
             .get(&case.name)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let missing: Vec<Finding> = kept
+        let (missing, warnings): (Vec<Finding>, Vec<Finding>) = kept
             .iter()
             .filter(|f| !result.entry.findings.iter().any(|s| batch::same(s, f)))
             .cloned()
-            .collect();
+            .partition(|f| f.severity == FindingSeverity::Leak);
+        // A warning the batch saw stays, marked; it is no reason to run the others.
+        let mut result = result;
+        keep_unreproduced(&mut result.entry, &warnings);
         if missing.is_empty() {
             record(ctx, listed, &printer, &mut done, result);
         } else {
@@ -301,16 +311,20 @@ fn run_binary(
                 rest.len()
             );
         }
-        run_solo(ctx, binary, &rest, config, |case, result| {
+        run_solo(ctx, binary, &rest, config, |case, mut result| {
             solo.note(seen, case, &result);
+            // These made no leak in the batch; what they made there stays, marked.
+            if let Some(kept) = seen.by_test.get(&case.name) {
+                keep_unreproduced(&mut result.entry, kept);
+            }
             record(ctx, listed, &printer, &mut done, result);
         });
     } else {
-        // Passed in the batch run, and no task of theirs made a finding.
+        // Passed in the batch run, and no task of theirs made more than warnings.
         for case in rest {
             let verdict = Verdict {
                 verdict: VerdictKind::Clean,
-                findings: Vec::new(),
+                findings: seen.by_test.get(&case.name).cloned().unwrap_or_default(),
                 problems: Vec::new(),
                 allow: config.resolve(&case.name).allow_list(),
             };
@@ -323,7 +337,7 @@ fn run_binary(
                 &mut done,
                 Done {
                     entry,
-                    failure: None,
+                    own: None,
                     attribute: None,
                 },
             );
@@ -354,9 +368,7 @@ fn run_binary(
                 !(elsewhere || sibling)
             })
             .collect();
-        if keep_unreproduced(&mut result.entry, &missing) {
-            result.failure = Some(failure_text(&result.entry, result.failure.take()));
-        }
+        keep_unreproduced(&mut result.entry, &missing);
         record(ctx, listed, &printer, &mut done, result);
     }
     printer.finish(filtered_out);
@@ -470,10 +482,8 @@ impl Listed<'_> {
             problems: std::mem::take(&mut d.entry.problems),
             allow: d.entry.allow.clone(),
         };
-        let mut changed = false;
         for listed in self.verdicts(&policy) {
             for finding in listed.findings {
-                changed = true;
                 let same = verdict.findings.iter_mut().find(|f| {
                     f.kind == finding.kind
                         && f.destination == finding.destination
@@ -490,7 +500,6 @@ impl Listed<'_> {
             for problem in listed.problems {
                 let problem = format!("in the `--list` run: {problem}");
                 if !verdict.problems.contains(&problem) {
-                    changed = true;
                     verdict.problems.push(problem);
                 }
             }
@@ -500,9 +509,6 @@ impl Listed<'_> {
         d.entry.verdict = verdict.verdict;
         d.entry.findings = verdict.findings;
         d.entry.problems = verdict.problems;
-        if changed {
-            d.failure = Some(failure_text(&d.entry, d.failure.take()));
-        }
     }
 
     /// What the list runs did under the binary's own policy, when no test ran to carry it.
@@ -527,12 +533,13 @@ fn record(
     }
     let status = if d.entry.outcome == Outcome::Ignored {
         Status::Ignored
-    } else if d.failure.is_some() {
+    } else if d.entry.verdict.fails() || d.own.is_some() {
         Status::Failed
     } else {
         Status::Ok
     };
-    printer.result(&d.entry.name, status, d.failure);
+    let failure = (status == Status::Failed).then(|| failure_text(&d.entry, d.own.as_deref()));
+    printer.result(&d.entry.name, status, failure);
     done.insert(d.entry.name.clone(), d.entry);
 }
 
@@ -567,26 +574,18 @@ fn keep_unreproduced(entry: &mut TestReport, batch: &[Finding]) -> bool {
 
 /// A test's `failures:` text once its verdict changed: the verdict, then what the test
 /// itself said.
-fn failure_text(entry: &TestReport, before: Option<String>) -> String {
-    let verdict = Verdict {
-        verdict: entry.verdict,
-        findings: entry.findings.clone(),
-        problems: entry.problems.clone(),
-        allow: entry.allow.clone(),
-    };
-    let mut text = if verdict.verdict.fails() {
-        render_verdict(&verdict, "")
-    } else {
-        String::new()
-    };
-    if let Some(before) = before {
-        // The old text starts with the old verdict's rendering when that failed.
-        let own = before
-            .split_once("  allow list in force: ")
-            .and_then(|(_, rest)| rest.split_once('\n').map(|(_, tail)| tail))
-            .unwrap_or(&before);
-        text.push_str(own);
+fn failure_text(entry: &TestReport, own: Option<&str>) -> String {
+    let mut text = String::new();
+    if entry.verdict.fails() {
+        let verdict = Verdict {
+            verdict: entry.verdict,
+            findings: entry.findings.clone(),
+            problems: entry.problems.clone(),
+            allow: entry.allow.clone(),
+        };
+        text.push_str(&render_verdict(&verdict, ""));
     }
+    text.push_str(own.unwrap_or(""));
     text
 }
 
@@ -634,10 +633,10 @@ fn run_one(ctx: &RunContext, binary: &TestBinary, case: &TestCase, config: &Poli
     let unobserved = |why: String| {
         let verdict = Verdict::unobserved(why, allow.clone());
         let entry = TestReport::new(&report_name, &case.name, Outcome::Failed, &verdict);
-        let failure = Some(render_verdict(&verdict, ""));
+        let own = None;
         Done {
             entry,
-            failure,
+            own,
             attribute: None,
         }
     };
@@ -693,10 +692,10 @@ fn run_one(ctx: &RunContext, binary: &TestBinary, case: &TestCase, config: &Poli
 
     let mut entry = TestReport::new(&report_name, &case.name, outcome, &verdict);
     entry.duration_ms = Some(started.elapsed().as_millis() as u64);
-    let failure = failure_message(&case.name, &verdict, &status, outcome, &output, ctx.timeout);
+    let own = own_failure(&case.name, &status, outcome, &output, ctx.timeout);
     Done {
         entry,
-        failure,
+        own,
         attribute,
     }
 }
@@ -799,19 +798,16 @@ fn run_batch(
     batch
 }
 
-/// The failures-section text for a test, or None when it passed and is clean.
-fn failure_message(
+/// What a test itself said in its `failures:` entry (a timeout, a crash, its captured
+/// output), or None when it passed.
+fn own_failure(
     name: &str,
-    verdict: &Verdict,
     status: &ProgramStatus,
     outcome: Outcome,
     output: &str,
     timeout: Duration,
 ) -> Option<String> {
     let mut message = String::new();
-    if verdict.verdict.fails() {
-        message.push_str(&render_verdict(verdict, ""));
-    }
     match outcome {
         Outcome::Passed | Outcome::Ignored => {}
         Outcome::TimedOut => message.push_str(&format!(
@@ -825,7 +821,7 @@ fn failure_message(
             message.push_str(captured_output(name, output));
         }
     }
-    (!message.is_empty()).then_some(message)
+    (outcome == Outcome::Failed || outcome == Outcome::TimedOut).then_some(message)
 }
 
 /// libtest's captured output of a failed test, without libtest's own lines around it.

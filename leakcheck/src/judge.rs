@@ -1156,6 +1156,7 @@ impl Judge {
             .map(|(index, severity)| {
                 let mut finding = self.findings[index].clone();
                 finding.severity = severity;
+                finding.kind = self.final_kind(index, finding.kind);
                 let origins = match &self.makers[index] {
                     Some(tasks) if !tasks.is_empty() => {
                         tasks.iter().map(|&t| self.tasks.origin(t)).collect()
