@@ -38,27 +38,13 @@ fn valid_keys(in_override: bool) -> Vec<&'static str> {
     keys
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The candidate closest to a misspelt key (case and `_`/`-` ignored), when it is close
 /// enough to be what the user meant.
 fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let normalized = word.to_ascii_lowercase().replace('_', "-");
     candidates
         .iter()
-        .map(|c| (edit_distance(&normalized, c), *c))
+        .map(|c| (strsim::levenshtein(&normalized, c), *c))
         .filter(|(d, c)| *d <= (c.len() / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
