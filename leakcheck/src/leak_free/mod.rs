@@ -1,0 +1,121 @@
+//! The run-time side of `#[leak_free]`: what an annotated test does when it runs.
+//!
+//! The attribute turns the test's body into a closure (or an `async` block) and calls
+//! [`run`] (or [`run_async`]) with a [`Spec`] describing the test. Not a stable API: the
+//! macro's expansion is its only intended caller.
+//!
+//! # Modes
+//!
+//! [`run`] does one of three things:
+//!
+//! * **Parent** (plain `cargo test`): re-runs only this test in a child process of the test
+//!   binary, traced by strace, and judges the trace. The child's command line is built
+//!   from scratch: `<current_exe> <full test name> --exact --test-threads 1 --nocapture
+//!   --include-ignored`, never copied from the parent's arguments (which would break under
+//!   nextest or with new libtest flags). Its environment gets [`CHILD_ENV`] (the test
+//!   name) and [`NONCE_ENV`] (a fresh nonce).
+//! * **Child** ([`CHILD_ENV`] names this test): writes a marker line with the nonce, runs
+//!   the body, and writes a line saying how the body ended (passed, panicked with a
+//!   message, returned an error), then ends exactly as the body did. The marker proves to
+//!   the parent that the body ran: a name that matched no test fails rather than passes.
+//! * **Already traced** (`LEAKCHECK_TRACED` is set, as `cargo leakcheck` does, or
+//!   `/proc/self/status` shows a tracer): runs the body directly, and when
+//!   [`ATTRIBUTE_POLICY_ENV`] names a file, writes the attribute's own policy there so
+//!   that `cargo leakcheck` applies it to its verdict.
+//!
+//! # The parent's decision
+//!
+//! * the verdict is `leaked` or `unverified`: the test fails with the leak report
+//!   (every finding and the allow list in force), whatever the body did; a
+//!   `#[should_panic]` test fails by *not* panicking, so that the expected panic cannot
+//!   hide the leak;
+//! * otherwise the test ends as the body did: the same panic message (so that
+//!   `#[should_panic(expected = "...")]` matches), a panic with the error's text for a
+//!   `Result` body that returned `Err`, success otherwise. The child's output is printed,
+//!   so that libtest shows it with a failure.
+//!
+//! The policy is the crate's `Cargo.toml` metadata (workspace and package layers, read
+//! with `cargo metadata` once per test binary), then `LEAKCHECK_ALLOW`, then the
+//! attribute's own arguments, resolved for the test's name.
+//!
+//! `LEAKCHECK_ISOLATE_NETWORK=1` runs the child in a fresh network namespace (as
+//! `--isolate-network` does) and `LEAKCHECK_TIMEOUT=SECONDS` bounds it.
+//!
+//! # Files
+//!
+//! Each depends only on the ones before it: `spec` (what the macro hands over), `mode`
+//! (which mode, from the environment), `attribute` (the attribute's policy and its file),
+//! `frames` (the marker lines), `outcome` (the parent's decision and its text), `rerun`
+//! (the parent's traced re-run); this file dispatches on the mode.
+
+mod attribute;
+mod frames;
+mod mode;
+mod outcome;
+mod rerun;
+mod spec;
+
+pub use attribute::{read_attribute_policy, ATTRIBUTE_POLICY_ENV};
+pub use mode::{CHILD_ENV, NONCE_ENV, TRACED_ENV};
+pub use rerun::{ISOLATE_ENV, TIMEOUT_ENV};
+pub use spec::{Spec, TestResult};
+
+use attribute::hand_over_policy;
+use frames::{announce, finish};
+use mode::{mode, Mode};
+use rerun::parent;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Runs a synchronous test body under the mode the process is in (see the module docs).
+#[track_caller]
+pub fn run<R: TestResult, F: FnOnce() -> R>(spec: &Spec, body: F) -> R {
+    let name = spec.test_name();
+    match mode(&name) {
+        Mode::Child(nonce) => {
+            announce(&nonce, &name);
+            let result = catch_unwind(AssertUnwindSafe(body));
+            finish(&nonce, result)
+        }
+        Mode::Traced => {
+            hand_over_policy(spec, &name);
+            body()
+        }
+        Mode::Parent => parent(spec, &name),
+    }
+}
+
+/// [`run`] for an `async` body (under `#[tokio::test]` and the like): the parent's work
+/// blocks the runtime's thread, which runs nothing else meanwhile.
+pub async fn run_async<R: TestResult, F: Future<Output = R>>(spec: &Spec, body: F) -> R {
+    let name = spec.test_name();
+    match mode(&name) {
+        Mode::Child(nonce) => {
+            announce(&nonce, &name);
+            let result = CatchUnwind(Box::pin(body)).await;
+            finish(&nonce, result)
+        }
+        Mode::Traced => {
+            hand_over_policy(spec, &name);
+            body.await
+        }
+        Mode::Parent => parent(spec, &name),
+    }
+}
+
+/// A future that turns a panic while polling into an `Err`, as `catch_unwind` does.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
