@@ -38,7 +38,7 @@ pub use canary::{
 pub use findings::{
     shared_isolation, stream_findings, FindingKind, IsolationKey, StreamFinding, TestFinding,
 };
-pub use peer::loopback_client_pid;
+pub use peer::{client_pid, loopback_client_pid};
 pub use server::{
     Config, Identify, Limits, Listen, Mode, Peer, Recorded, StandIn, BAIT_NAME, PTR_ANSWER,
     RESOLVE_ANSWER,

@@ -9,23 +9,34 @@
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
 
 use super::server::Peer;
 
 /// The pid of the process holding the client socket of `peer` (lowest pid when several
-/// share it), if it is visible in this network and pid namespace. For the
-/// `Config::identify` hook: `identify: Some(Arc::new(standin::loopback_client_pid))`.
+/// share it), looked up in the network namespace of the calling thread (the
+/// connection's thread: right when the stand-in's threads are in the namespace of its
+/// listeners). For the `Config::identify` hook:
+/// `identify: Some(Arc::new(standin::loopback_client_pid))`.
 pub fn loopback_client_pid(peer: &Peer) -> Option<u32> {
+    client_pid(peer, Path::new("/proc/thread-self/net"))
+}
+
+/// [`loopback_client_pid`] with the socket tables of another network namespace:
+/// `/proc/PID/net` of any process in it (e.g. the traced program, when the listeners
+/// were created in its namespace but the stand-in's threads run outside it).
+pub fn client_pid(peer: &Peer, net: &Path) -> Option<u32> {
     let (client, server) = (peer.client?, peer.server?);
-    let inode = client_inode(client, server)?;
+    let inode = client_inode(client, server, net)?;
     pid_with_socket(inode)
 }
 
-/// The inode of the socket with local address `client` and remote address `server`.
-pub fn client_inode(client: SocketAddr, server: SocketAddr) -> Option<u64> {
+/// The inode of the socket with local address `client` and remote address `server` in
+/// the tables under `net` (`/proc/thread-self/net`, `/proc/PID/net`).
+pub fn client_inode(client: SocketAddr, server: SocketAddr, net: &Path) -> Option<u64> {
     let (client, server) = (canonical(client), canonical(server));
     for table in ["tcp", "tcp6"] {
-        let path = format!("/proc/thread-self/net/{table}");
+        let path = net.join(table);
         let Ok(text) = fs::read_to_string(&path) else {
             continue;
         };
@@ -145,5 +156,10 @@ mod tests {
             pid: None,
         });
         assert_eq!(found, Some(std::process::id()));
+        let me = format!("/proc/{}/net", std::process::id());
+        assert_eq!(
+            client_inode(peer, server, Path::new(&me)),
+            client_inode(peer, server, Path::new("/proc/thread-self/net"))
+        );
     }
 }

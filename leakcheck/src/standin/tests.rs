@@ -765,6 +765,25 @@ fn thousands_of_streams_bounded_in_memory_and_time() {
 }
 
 #[test]
+fn connections_beyond_the_cap_wait_and_are_all_served() {
+    let _serial = serial();
+    let mut config = config(Mode::Accept);
+    config.limits.connections = 2;
+    config.limits.idle = Duration::from_millis(200);
+    let mut fx = Fixture::new(config);
+    let start = Instant::now();
+    let mut clients: Vec<TcpStream> = (0..6).map(|_| connect(fx.socks)).collect();
+    for c in &mut clients {
+        assert_eq!(read_all(c), b"");
+    }
+    let took = start.elapsed();
+    // Three rounds of two idle clients.
+    assert!(took >= Duration::from_millis(550), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(fx.streams().len(), 6);
+}
+
+#[test]
 fn payload_is_capped_per_stream() {
     let _serial = serial();
     let mut fx = Fixture::accept();
