@@ -998,3 +998,69 @@ fn curl_through_the_stand_in() {
         ["socks-no-auth", "proxy-ip-request", "socks-no-auth"]
     );
 }
+
+/// Random bytes behind each protocol's first byte, written in random pieces: every
+/// connection ends, is recorded, and none makes the stand-in fail.
+#[test]
+fn random_handshakes_never_break_the_stand_in() {
+    let _serial = serial();
+    let mut config = config(Mode::Accept);
+    config.limits.idle = Duration::from_millis(100);
+    let mut fx = Fixture::new(config);
+    let mut rng = Rng::new(2024);
+    let firsts = [4u8, 5, b'C', b'G', 0x16, 0];
+    let start = Instant::now();
+    for i in 0..300 {
+        let mut bytes = vec![0u8; rng.below(48) as usize];
+        rng.fill(&mut bytes);
+        bytes.insert(0, firsts[i % firsts.len()]);
+        if i % 3 == 0 && bytes.len() > 1 {
+            // Plausible lengths make the parsers go further.
+            bytes[1] = (bytes[1] % 4).max(1);
+        }
+        let mut s = connect(if i % 2 == 0 { fx.socks } else { fx.http });
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let n = (1 + rng.below(8) as usize).min(rest.len());
+            if s.write_all(&rest[..n]).is_err() {
+                break;
+            }
+            rest = &rest[n..];
+        }
+        let _ = s.shutdown(Shutdown::Write);
+        read_all(&mut s);
+    }
+    let streams = fx.streams();
+    assert_eq!(streams.len(), 300);
+    assert!(start.elapsed() < Duration::from_secs(60));
+    for s in &streams {
+        let e = s.error.as_deref().unwrap_or("");
+        assert!(
+            !e.contains("a bug") && !e.contains("could not serve"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn parsers_never_panic_on_random_prefixes() {
+    let mut rng = Rng::new(77);
+    for _ in 0..20_000 {
+        let mut buf = vec![0u8; rng.below(40) as usize];
+        rng.fill(&mut buf);
+        if !buf.is_empty() {
+            buf[0] = [4u8, 5, 1][rng.below(3) as usize];
+        }
+        if buf.len() > 1 && rng.below(2) == 0 {
+            buf[1] %= 8;
+        }
+        let _ = super::socks::parse_socks4(&buf, 16);
+        let _ = super::socks::parse_greeting(&buf);
+        let _ = super::socks::parse_auth(&buf);
+        let _ = super::socks::parse_request(&buf);
+        let _ = super::http::parse_head(&buf, 32);
+        let _ = super::http::parse_connect(&buf);
+        let _ = super::http::looks_like_http(&buf);
+        let _ = super::http::base64_decode(&buf);
+    }
+}
