@@ -264,6 +264,15 @@ impl Stream {
         }
     }
 
+    /// True for a connection that closed (or stayed silent) without sending a byte: a
+    /// port probe ("is the proxy up?"), not a proxied stream; the report may omit it.
+    pub fn is_probe(&self) -> bool {
+        self.protocol == Protocol::Unknown
+            && self.command.is_none()
+            && self.error.is_none()
+            && self.raw.payload.is_empty()
+    }
+
     /// The payload kept for canary search.
     pub fn payload(&self) -> &[u8] {
         &self.raw.payload

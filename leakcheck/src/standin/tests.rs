@@ -553,6 +553,7 @@ fn partial_and_idle_clients_time_out_boundedly() {
     assert_eq!(streams[0].payload(), [5, 2]);
     assert_eq!(streams[1].protocol, Protocol::Unknown);
     assert_eq!(streams[1].error, None);
+    assert!(streams[1].is_probe() && !streams[0].is_probe());
     assert!(streams[2].sent_bytes > 5 && streams[2].sent_bytes <= sent);
     // A port probe is no finding; the half greeting is.
     assert_eq!(kinds(&stream_findings(&streams)), ["proxy-protocol-error"]);
