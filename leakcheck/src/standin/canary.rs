@@ -15,8 +15,8 @@
 //! by chance (the shortest, an 8-digit hex token, needs 8 hex digits between two non-hex
 //! bytes: about 2^-50 per offset in random bytes). The 16-byte forms are about 2^-128.
 //! The one form short enough to occur by chance is an IPv4 address's 4 raw bytes
-//! (2^-32 per offset of uniformly random data: one chance hit per 4 GiB). Two rules keep
-//! it negligible:
+//! (2^-32 per offset of uniformly random data: one chance hit per 4 GiB). Three things
+//! keep it negligible:
 //! - it is not searched inside TLS records (a payload that starts with TLS record
 //!   headers: the ClientHello's random, session id and key shares, and all ciphertext,
 //!   which cannot carry a plaintext address anyway). TLS is nearly all the random-looking
@@ -26,6 +26,13 @@
 //!   `q`, and `a7` is not a letter in Latin-1 either);
 //! - and a payload is at most 64 KiB, so that a stream of random non-TLS bytes has at most
 //!   a 1.5e-5 chance of a false 4-byte hit.
+//!
+//! Measured (`measure_false_hit_rate`, ignored by default): no hit of any form in 1 GiB
+//! of random bytes; the 3-byte prefix of the 4-byte form hit at 5.3e-8 per offset
+//! (2^-24 = 6.0e-8 expected), i.e. about 2e-10 per offset for the 4 bytes. 2,000
+//! ClientHello-like TLS records of 1-4 KB followed by 4 KB of application data, and
+//! 2,000 HTTP requests full of numbers, hex and neighbouring addresses
+//! (`203.0.113.16`, `198.51.100.x`): no hit.
 //!
 //! Real host addresses (common byte patterns like `0a 00 00 02`) should be added with
 //! [`Canaries::add_address_text_only`], which does not search the 4 raw bytes.
