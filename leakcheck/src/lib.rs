@@ -18,6 +18,7 @@ pub mod parser;
 pub mod policy;
 pub mod ports;
 pub mod report;
+pub mod standin;
 pub mod tracer;
 pub mod verdict;
 
