@@ -22,10 +22,15 @@
 
 mod bait;
 pub mod canary;
+pub mod config;
+mod conn;
 pub mod findings;
 mod http;
+pub mod listen;
 pub mod peer;
+mod record;
 pub mod server;
+mod session;
 mod socks;
 pub mod stream;
 
@@ -35,12 +40,12 @@ mod tests;
 pub use canary::{
     Canaries, CanaryHit, Form, Match, Part, CANARY_HOST_NAME, CANARY_IPV4, CANARY_IPV6,
 };
+pub use config::{Config, Identify, Limits, Mode, Peer, BAIT_NAME, PTR_ANSWER, RESOLVE_ANSWER};
 pub use findings::{
     shared_isolation, stream_findings, FindingKind, IsolationKey, StreamFinding, TestFinding,
 };
+pub use listen::Listen;
 pub use peer::{client_pid, loopback_client_pid};
-pub use server::{
-    Config, Identify, Limits, Listen, Mode, Peer, Recorded, StandIn, BAIT_NAME, PTR_ANSWER,
-    RESOLVE_ANSWER,
-};
+pub use record::Recorded;
+pub use server::StandIn;
 pub use stream::{Command, Protocol, Raw, Reply, Stream};

@@ -11,7 +11,7 @@ use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
-use super::server::Peer;
+use super::config::Peer;
 
 /// The pid of the process holding the client socket of `peer` (lowest pid when several
 /// share it), looked up in the network namespace of the calling thread (the
