@@ -144,6 +144,36 @@ pub struct TestArgs {
     pub libtest: Vec<String>,
 }
 
+impl TestArgs {
+    /// What to build, as plain options.
+    pub fn build_options(&self) -> crate::cargo::BuildOptions {
+        crate::cargo::BuildOptions {
+            package: self.package.clone(),
+            workspace: self.workspace,
+            exclude: self.exclude.clone(),
+            lib: self.lib,
+            bins: self.bins,
+            bin: self.bin.clone(),
+            test: self.test_target.clone(),
+            tests: self.tests,
+            examples: self.examples,
+            example: self.example.clone(),
+            features: self.features.clone(),
+            all_features: self.all_features,
+            no_default_features: self.no_default_features,
+            release: self.release,
+            profile: self.profile.clone(),
+            target: self.target.clone(),
+            target_dir: self.target_dir.clone(),
+            jobs: self.jobs.clone(),
+            manifest_path: self.manifest_path.clone(),
+            offline: self.offline,
+            locked: self.locked,
+            frozen: self.frozen,
+        }
+    }
+}
+
 /// Output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum MessageFormat {

@@ -4,13 +4,14 @@
 //! the very same command.
 
 pub mod batch;
-pub mod cargo_build;
+pub mod cargo;
 pub mod cli;
 pub mod config;
 pub mod github;
 pub mod junit;
 pub mod list;
 pub mod printer;
+pub mod process;
 pub mod run_cmd;
 pub mod summary;
 pub mod test_cmd;

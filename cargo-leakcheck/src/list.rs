@@ -1,6 +1,6 @@
 //! Listing a test binary's tests and choosing which to run, as libtest would.
 
-use crate::cargo_build::TestBinary;
+use crate::cargo::TestBinary;
 use leakcheck::judge::Judge;
 use leakcheck::leak_free::TRACED_ENV;
 use leakcheck::tracer::{ProgramStatus, TracedCommand, Tracer};

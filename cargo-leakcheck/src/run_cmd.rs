@@ -1,7 +1,8 @@
 //! `cargo leakcheck run -- COMMAND`: trace a whole command, the Heteronculous use.
 
+use crate::cargo::{metadata::in_cargo_project, Workspace};
 use crate::cli::RunArgs;
-use crate::config::{self, Workspace};
+use crate::config::{self, ManifestLayers};
 use crate::exit;
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{render_verdict, Outcome, Report, TestReport};
@@ -25,15 +26,12 @@ fn try_run(args: RunArgs) -> Result<u8, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     // Inside a cargo project, its metadata is the base of the policy.
-    let (mut config, target_dir) = if config::in_cargo_project(&cwd) {
+    let (mut config, target_dir) = if in_cargo_project(&cwd) {
         let ws = Workspace::load(None).map_err(|e| e.to_string())?;
-        let package = ws
-            .package_at(&cwd)
-            .and_then(|name| ws.package_layers.get(&name).cloned())
-            .unwrap_or_default();
+        let manifests = ManifestLayers::of(&ws).map_err(|e| e.to_string())?;
         (
-            ws.workspace_layer.clone().merge(package),
-            ws.target_dir.clone(),
+            manifests.for_package(ws.package_at(&cwd).as_deref()),
+            ws.target_dir().to_path_buf(),
         )
     } else {
         (PolicyConfig::default(), cwd.join("target"))

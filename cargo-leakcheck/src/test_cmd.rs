@@ -8,9 +8,9 @@
 //! the binary runs alone; what no test reproduces is the binary's own entry.
 
 use crate::batch::{self, Batch};
-use crate::cargo_build::{self, TestBinary};
+use crate::cargo::{self, TestBinary, Workspace};
 use crate::cli::{ColorChoice, MessageFormat, TestArgs};
-use crate::config::{self, Workspace};
+use crate::config::{self, ManifestLayers};
 use crate::exit;
 use crate::list::{self, Partition, Selection, TestCase};
 use crate::printer::{Printer, Status};
@@ -71,9 +71,10 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
     // Configuration and setup errors come before the build, so that they are not lost
     // in cargo's output and cost nothing.
     let ws = Workspace::load(args.manifest_path.as_deref()).map_err(|e| e.to_string())?;
+    let manifests = ManifestLayers::of(&ws).map_err(|e| e.to_string())?;
     let top_layer = config::env_and_cli_layers(&args.policy)?;
     let tracer = Backend::select(args.policy.tracer.as_deref()).map_err(|e| e.to_string())?;
-    let binaries = cargo_build::build(&args, &ws.metadata).map_err(|e| e.to_string())?;
+    let binaries = cargo::build::build(&args.build_options(), &ws).map_err(|e| e.to_string())?;
 
     let mut plan: Vec<(TestBinary, Vec<TestCase>, usize, Vec<Judge>)> = Vec::new();
     let mut index = 0u64;
@@ -121,15 +122,8 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
 
     let mut report = Report::default();
     for (binary, cases, filtered_out, list_judges) in &plan {
-        let package = ws
-            .package_layers
-            .get(&binary.package)
-            .cloned()
-            .unwrap_or_default();
-        let layer = ws
-            .workspace_layer
-            .clone()
-            .merge(package)
+        let layer = manifests
+            .for_package(Some(&binary.package))
             .merge(top_layer.clone());
         if !json {
             eprintln!("     Running {}", binary.header());
@@ -156,7 +150,7 @@ fn try_run(args: TestArgs) -> Result<u8, String> {
         .policy
         .report
         .clone()
-        .unwrap_or_else(|| ws.target_dir.join("leakcheck").join("report.json"));
+        .unwrap_or_else(|| ws.target_dir().join("leakcheck").join("report.json"));
     report
         .write(&report_path)
         .map_err(|e| format!("cannot write the report to {}: {e}", report_path.display()))?;
