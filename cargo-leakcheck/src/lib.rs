@@ -3,18 +3,13 @@
 //! The binary is a thin shell over the library so that the end-to-end tests can build
 //! the very same command.
 
-pub mod batch;
 pub mod cargo;
 pub mod cli;
-pub mod config;
-pub mod github;
-pub mod junit;
-pub mod list;
-pub mod printer;
+pub mod error;
+pub mod policy_layers;
 pub mod process;
-pub mod run_cmd;
-pub mod summary;
-pub mod test_cmd;
+pub mod reporter;
+pub mod run;
 
 /// Exit statuses of DESIGN.md.
 pub mod exit {
@@ -28,12 +23,24 @@ pub mod exit {
     pub const TEST_FAILED: u8 = 101;
 }
 
-/// The whole program: parses `std::env::args_os()` and returns the exit status.
+/// The whole program: parses `std::env::args_os()` and returns the exit status. An
+/// error that stops a run is printed here and nowhere else.
 pub fn main_entry() -> u8 {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // cargo runs `cargo-leakcheck leakcheck ARGS...` for `cargo leakcheck ARGS...`.
     if args.get(1).is_some_and(|a| a == "leakcheck") {
         args.remove(1);
     }
-    cli::main(args)
+    let result = cli::parse(args).and_then(|invocation| match invocation {
+        cli::Invocation::Tests(options, output) => run::tests(*options, output),
+        cli::Invocation::Command(options, output) => run::command::run(options, output),
+        cli::Invocation::Exit(code) => Ok(code),
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
 }
