@@ -7,8 +7,9 @@ use crate::exit;
 use crate::policy_layers::PolicyOptions;
 use crate::reporter::{self, ReporterOptions};
 use crate::run::command::CommandOptions;
+use crate::run::context::TraceOptions;
 use crate::run::select::{Partition, Selection};
-use crate::run::{TestOptions, TraceOptions};
+use crate::run::suite::TestOptions;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ use std::time::Duration;
     args_conflicts_with_subcommands = true,
     after_help = "Exit status: 0 clean; 1 a leak or an unverified verdict; 101 tests failed but nothing leaked; 2 usage, configuration or setup error."
 )]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
@@ -32,7 +33,7 @@ pub struct Cli {
 
 /// `cargo leakcheck [cargo test options] [TESTNAME] [-- libtest options]`.
 #[derive(Debug, Args, Clone, Default)]
-pub struct TestArgs {
+struct TestArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Package(s) to test.
@@ -155,7 +156,7 @@ pub struct TestArgs {
 
 /// Output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum MessageFormat {
+enum MessageFormat {
     /// libtest-style lines.
     #[default]
     Human,
@@ -165,7 +166,7 @@ pub enum MessageFormat {
 
 /// When to colour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+enum ColorChoice {
     /// On a terminal, unless NO_COLOR is set.
     #[default]
     Auto,
@@ -176,14 +177,14 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     /// Trace any command as a whole (e.g. `cargo leakcheck run -- ./run_tests.sh`).
     Run(RunArgs),
 }
 
 /// Options shared by every way of running.
 #[derive(Debug, Args, Clone, Default)]
-pub struct PolicyArgs {
+struct PolicyArgs {
     /// Allow an endpoint: IP:PORT, [IPV6]:PORT, CIDR:PORT, PORT may be N, N-M or *;
     /// unix:PATH or unix:@NAME. Repeat or separate with commas.
     #[arg(long = "allow", value_name = "ENDPOINT", value_delimiter = ',')]
@@ -207,7 +208,7 @@ pub struct PolicyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+struct RunArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Terminate the command, and everything it started, after this many seconds (its

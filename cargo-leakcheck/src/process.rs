@@ -1,5 +1,5 @@
-//! The one way the CLI starts its own subprocesses (cargo, rustc): a command that can
-//! be printed exactly as it runs.
+//! The one way the CLI starts its own subprocesses (cargo, rustc), and the benchmarks
+//! theirs: a command that can be printed exactly as it runs.
 //!
 //! Test binaries are not started here: they run under the tracer, as the library's
 //! [`leakcheck::tracer::TracedCommand`] (see [`crate::run::test_command`]).
@@ -104,6 +104,11 @@ impl ProcessBuilder {
     /// question whose failure only means "no answer").
     pub fn output_without_stderr(&self) -> io::Result<Output> {
         self.command().stderr(Stdio::null()).output()
+    }
+
+    /// Runs it to the end with the user's stdout and stderr; returns its status.
+    pub fn status(&self) -> io::Result<std::process::ExitStatus> {
+        self.command().status()
     }
 
     /// Runs it to the end with its output thrown away; returns its status.

@@ -6,9 +6,9 @@
 //! made the task that made it ([`leakcheck::attribution`]); what no test can be named for
 //! belongs to the binary.
 
+use super::context::Settings;
 use super::select::{Selection, TestCase};
 use super::test_command::{test_binary_command, Output};
-use super::Settings;
 use crate::cargo::TestBinary;
 use leakcheck::attribution::{name_is_test, Origin};
 use leakcheck::judge::Judge;

@@ -8,11 +8,11 @@
 //! binary runs alone; what no test reproduces is the binary's own entry.
 
 use super::batch::{self, Batch};
+use super::context::Settings;
 use super::merge::{self, Listed};
 use super::plan::PlannedBinary;
 use super::select::{Selection, TestCase};
 use super::single::{self, Done};
-use super::Settings;
 use crate::reporter::{Event, TracingAlone};
 use leakcheck::report::{BinaryReport, Outcome, TestReport};
 use leakcheck::verdict::FindingSeverity;

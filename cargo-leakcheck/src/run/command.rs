@@ -1,6 +1,6 @@
 //! `cargo leakcheck run -- COMMAND`: trace a whole command, the Heteronculous use.
 
-use super::{outcome_of, TraceOptions};
+use super::context::{outcome_of, TraceOptions};
 use crate::cargo::metadata::{in_cargo_project, Workspace};
 use crate::error::Error;
 use crate::policy_layers::{self, ManifestLayers, PolicyOptions};

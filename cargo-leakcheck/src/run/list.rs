@@ -1,8 +1,8 @@
 //! Listing a test binary's tests: `BINARY --list`, traced like the tests themselves.
 
+use super::context::Settings;
 use super::select::{Selection, TestCase};
 use super::test_command::{test_binary_command, Output};
-use super::Settings;
 use crate::cargo::TestBinary;
 use crate::error::Error;
 use leakcheck::judge::Judge;

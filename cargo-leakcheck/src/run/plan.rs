@@ -1,9 +1,9 @@
 //! What a test run will do before it does it: every binary's selected tests (listed by
 //! traced `--list` runs), the part `--partition` keeps, and each binary's policy.
 
+use super::context::Settings;
 use super::list::{self, Listing};
 use super::select::{Partition, Selection, TestCase};
-use super::Settings;
 use crate::cargo::TestBinary;
 use crate::error::Error;
 use crate::policy_layers::ManifestLayers;

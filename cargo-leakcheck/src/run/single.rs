@@ -1,8 +1,8 @@
 //! Tests traced one process each, [`Settings::threads`] at a time.
 
+use super::context::{outcome_of, Settings};
 use super::select::TestCase;
 use super::test_command::{test_binary_command, Output};
-use super::{outcome_of, Settings};
 use crate::cargo::TestBinary;
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{Outcome, TestReport};

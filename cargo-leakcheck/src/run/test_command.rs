@@ -1,7 +1,7 @@
 //! The one command line a test binary runs with, whatever the run is for (`--list`, the
 //! batch, one test alone): as `cargo test` would run it, under the tracer.
 
-use super::Settings;
+use super::context::Settings;
 use crate::cargo::TestBinary;
 use leakcheck::leak_free::{ATTRIBUTE_POLICY_ENV, TRACED_ENV};
 use leakcheck::tracer::TracedCommand;
