@@ -12,8 +12,8 @@
 //!
 //! `LEAKCHECK_BENCH_ROUNDS=N` sets the number of rounds (default 7).
 
+use cargo_leakcheck::process::ProcessBuilder;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CPU_TEST: &str = r#"
@@ -100,15 +100,16 @@ fn generate(root: &Path, suite: &Suite) -> PathBuf {
 }
 
 fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+    cargo_leakcheck::process::cargo_program()
+        .to_string_lossy()
+        .into_owned()
 }
 
-fn have(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
+/// Whether `program ARGS` runs and succeeds.
+fn have(program: &str, args: &[&str]) -> bool {
+    ProcessBuilder::new(program)
+        .args(args)
+        .status_quiet()
         .is_ok_and(|s| s.success())
 }
 
@@ -118,15 +119,12 @@ struct Contender {
 }
 
 fn time(dir: &Path, target: &Path, contender: &Contender) -> (Duration, Option<i32>) {
-    let start = Instant::now();
-    let status = Command::new(&contender.command[0])
-        .args(&contender.command[1..])
+    let mut cmd = ProcessBuilder::new(&contender.command[0]);
+    cmd.args(&contender.command[1..])
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run contender");
+        .env("CARGO_TARGET_DIR", target);
+    let start = Instant::now();
+    let status = cmd.status_quiet().expect("run contender");
     (start.elapsed(), status.code())
 }
 
@@ -145,14 +143,8 @@ fn main() {
     let leakcheck = env!("CARGO_BIN_EXE_cargo-leakcheck").to_string();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/leakcheck-bench");
     let target = root.join("target");
-    let nextest = have(&cargo(), "nextest")
-        || Command::new(cargo())
-            .args(["nextest", "--version"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    let strace = have("strace", "-V");
+    let nextest = have(&cargo(), &["nextest"]) || have(&cargo(), &["nextest", "--version"]);
+    let strace = have("strace", &["-V"]);
 
     println!(
         "machine: {} cores; {}",
@@ -172,7 +164,7 @@ fn main() {
     println!("rounds: {rounds} (medians)\n");
     for suite in &SUITES {
         let dir = generate(&root, suite);
-        let built = Command::new(cargo())
+        let built = ProcessBuilder::cargo()
             .args(["test", "--no-run", "-q"])
             .current_dir(&dir)
             .env("CARGO_TARGET_DIR", &target)

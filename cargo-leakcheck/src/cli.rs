@@ -1,9 +1,19 @@
-//! Command-line parsing and dispatch.
+//! The command line: clap's types stay in this file, which turns them into the plain
+//! options of the stages ([`Invocation`]).
 
+use crate::cargo::BuildOptions;
+use crate::error::Error;
 use crate::exit;
+use crate::policy_layers::PolicyOptions;
+use crate::reporter::{self, ReporterOptions};
+use crate::run::command::CommandOptions;
+use crate::run::context::TraceOptions;
+use crate::run::select::{Partition, Selection};
+use crate::run::suite::TestOptions;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Turns proxy leaks into failing tests.
 #[derive(Debug, Parser)]
@@ -14,7 +24,7 @@ use std::path::PathBuf;
     args_conflicts_with_subcommands = true,
     after_help = "Exit status: 0 clean; 1 a leak or an unverified verdict; 101 tests failed but nothing leaked; 2 usage, configuration or setup error."
 )]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
@@ -23,7 +33,7 @@ pub struct Cli {
 
 /// `cargo leakcheck [cargo test options] [TESTNAME] [-- libtest options]`.
 #[derive(Debug, Args, Clone, Default)]
-pub struct TestArgs {
+struct TestArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Package(s) to test.
@@ -146,7 +156,7 @@ pub struct TestArgs {
 
 /// Output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum MessageFormat {
+enum MessageFormat {
     /// libtest-style lines.
     #[default]
     Human,
@@ -156,7 +166,7 @@ pub enum MessageFormat {
 
 /// When to colour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+enum ColorChoice {
     /// On a terminal, unless NO_COLOR is set.
     #[default]
     Auto,
@@ -167,14 +177,14 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     /// Trace any command as a whole (e.g. `cargo leakcheck run -- ./run_tests.sh`).
     Run(RunArgs),
 }
 
 /// Options shared by every way of running.
 #[derive(Debug, Args, Clone, Default)]
-pub struct PolicyArgs {
+struct PolicyArgs {
     /// Allow an endpoint: IP:PORT, [IPV6]:PORT, CIDR:PORT, PORT may be N, N-M or *;
     /// unix:PATH or unix:@NAME. Repeat or separate with commas.
     #[arg(long = "allow", value_name = "ENDPOINT", value_delimiter = ',')]
@@ -198,7 +208,7 @@ pub struct PolicyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+struct RunArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Terminate the command, and everything it started, after this many seconds (its
@@ -215,8 +225,131 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-/// Parses arguments and runs; returns the process exit status.
-pub fn main(args: Vec<OsString>) -> u8 {
+impl TestArgs {
+    fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            package: self.package.clone(),
+            workspace: self.workspace,
+            exclude: self.exclude.clone(),
+            lib: self.lib,
+            bins: self.bins,
+            bin: self.bin.clone(),
+            test: self.test_target.clone(),
+            tests: self.tests,
+            examples: self.examples,
+            example: self.example.clone(),
+            features: self.features.clone(),
+            all_features: self.all_features,
+            no_default_features: self.no_default_features,
+            release: self.release,
+            profile: self.profile.clone(),
+            target: self.target.clone(),
+            target_dir: self.target_dir.clone(),
+            jobs: self.jobs.clone(),
+            manifest_path: self.manifest_path.clone(),
+            offline: self.offline,
+            locked: self.locked,
+            frozen: self.frozen,
+        }
+    }
+
+    /// The options of `cargo leakcheck`, checked in the order a user reads them.
+    fn into_options(self) -> Result<(TestOptions, ReporterOptions), Error> {
+        let selection =
+            Selection::parse(self.filter.as_deref(), &self.libtest).map_err(Error::Usage)?;
+        let partition = self
+            .partition
+            .as_deref()
+            .map(str::parse::<Partition>)
+            .transpose()
+            .map_err(Error::Usage)?;
+        let timeout = timeout(self.timeout)?;
+        let output = ReporterOptions {
+            format: match self.message_format {
+                MessageFormat::Human => reporter::MessageFormat::Human,
+                MessageFormat::Json => reporter::MessageFormat::Json,
+            },
+            color: match self.color {
+                ColorChoice::Auto => reporter::ColorChoice::Auto,
+                ColorChoice::Always => reporter::ColorChoice::Always,
+                ColorChoice::Never => reporter::ColorChoice::Never,
+            },
+            junit: self.junit.clone(),
+            report: self.policy.report.clone(),
+            leaks_only: self.policy.leaks_only,
+        };
+        let options = TestOptions {
+            build: self.build_options(),
+            policy: self.policy.policy_options(),
+            trace: self.policy.trace_options(),
+            selection,
+            partition,
+            per_test: self.per_test,
+            test_threads: self.test_threads,
+            timeout,
+        };
+        Ok((options, output))
+    }
+}
+
+impl PolicyArgs {
+    fn policy_options(&self) -> PolicyOptions {
+        PolicyOptions {
+            allow: self.allow.clone(),
+            no_ip: self.no_ip,
+        }
+    }
+
+    fn trace_options(&self) -> TraceOptions {
+        TraceOptions {
+            isolate_network: self.isolate_network,
+            tracer: self.tracer.clone(),
+        }
+    }
+}
+
+impl RunArgs {
+    fn into_options(self) -> Result<(CommandOptions, ReporterOptions), Error> {
+        let output = ReporterOptions {
+            report: self.policy.report.clone(),
+            leaks_only: self.policy.leaks_only,
+            ..ReporterOptions::default()
+        };
+        let options = CommandOptions {
+            policy: self.policy.policy_options(),
+            trace: self.policy.trace_options(),
+            timeout: timeout(self.timeout)?,
+            keep_leftovers: self.keep_leftovers,
+            command: self.command,
+        };
+        Ok((options, output))
+    }
+}
+
+/// `--timeout SECS` as a duration: a positive number of seconds.
+fn timeout(secs: f64) -> Result<Duration, Error> {
+    if secs.is_finite() && secs > 0.0 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(Error::Usage(format!(
+            "--timeout {secs}: expected a positive number of seconds"
+        )))
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// `cargo leakcheck [...]`: trace the tests.
+    Tests(Box<TestOptions>, ReporterOptions),
+    /// `cargo leakcheck run -- COMMAND`: trace a command.
+    Command(CommandOptions, ReporterOptions),
+    /// clap has printed the help, the version or a usage error: exit with this status.
+    Exit(u8),
+}
+
+/// Reads the arguments (the program's name first).
+pub fn parse(args: Vec<OsString>) -> Result<Invocation, Error> {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -226,11 +359,17 @@ pub fn main(args: Vec<OsString>) -> u8 {
                 exit::CLEAN
             };
             let _ = e.print();
-            return code;
+            return Ok(Invocation::Exit(code));
         }
     };
-    match cli.command {
-        Some(Command::Run(args)) => crate::run_cmd::run(args),
-        None => crate::test_cmd::run(cli.test),
-    }
+    Ok(match cli.command {
+        Some(Command::Run(args)) => {
+            let (options, output) = args.into_options()?;
+            Invocation::Command(options, output)
+        }
+        None => {
+            let (options, output) = cli.test.into_options()?;
+            Invocation::Tests(Box::new(options), output)
+        }
+    })
 }

@@ -2,37 +2,42 @@
 //!
 //! The binary is a thin shell over the library so that the end-to-end tests can build
 //! the very same command.
+//!
+//! The stages, in the order a run goes through them: [`cli`] turns the command line
+//! into plain options; [`cargo`] reads the workspace and builds the tests;
+//! [`policy_layers`] stacks the policy; [`run`] plans and traces the tests and decides
+//! their verdicts; [`reporter`] shows them and gives the exit status. [`process`] starts
+//! the CLI's own subprocesses; [`error`] is every way a run stops short.
 
-pub mod batch;
-pub mod cargo_build;
+#![warn(missing_docs)]
+
+pub mod cargo;
 pub mod cli;
-pub mod config;
-pub mod github;
-pub mod junit;
-pub mod list;
-pub mod printer;
-pub mod run_cmd;
-pub mod summary;
-pub mod test_cmd;
+pub mod error;
+pub mod exit;
+pub mod policy_layers;
+pub mod process;
+pub mod reporter;
+pub mod run;
 
-/// Exit statuses of DESIGN.md.
-pub mod exit {
-    /// No leaks and no failures.
-    pub const CLEAN: u8 = 0;
-    /// At least one leak or unverified verdict.
-    pub const LEAKED: u8 = 1;
-    /// Usage, configuration, build or setup error.
-    pub const SETUP: u8 = 2;
-    /// Tests failed but nothing leaked.
-    pub const TEST_FAILED: u8 = 101;
-}
-
-/// The whole program: parses `std::env::args_os()` and returns the exit status.
+/// The whole program: parses `std::env::args_os()` and returns the exit status. An
+/// error that stops a run is printed here and nowhere else.
 pub fn main_entry() -> u8 {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // cargo runs `cargo-leakcheck leakcheck ARGS...` for `cargo leakcheck ARGS...`.
     if args.get(1).is_some_and(|a| a == "leakcheck") {
         args.remove(1);
     }
-    cli::main(args)
+    let result = cli::parse(args).and_then(|invocation| match invocation {
+        cli::Invocation::Tests(options, output) => run::suite::run(*options, output),
+        cli::Invocation::Command(options, output) => run::command::run(options, output),
+        cli::Invocation::Exit(code) => Ok(code),
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
 }

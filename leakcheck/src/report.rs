@@ -1,7 +1,10 @@
-//! What users read: the JSON report of DESIGN.md and the human text of a verdict.
+//! What users read: the JSON report of DESIGN.md and the human wording of a verdict and
+//! of a finding (the CLI's output, `#[leak_free]`'s failure message and GitHub's
+//! annotations all word them here).
 
 use crate::verdict::{Finding, FindingSeverity, Verdict, VerdictKind};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
@@ -73,6 +76,24 @@ impl TestReport {
             duration_ms: None,
         }
     }
+
+    /// The verdict this entry records.
+    pub fn verdict(&self) -> Verdict {
+        Verdict {
+            verdict: self.verdict,
+            findings: self.findings.clone(),
+            problems: self.problems.clone(),
+            allow: self.allow.clone(),
+        }
+    }
+
+    /// Records `verdict`'s conclusion, findings and problems (the allow list stays the
+    /// entry's).
+    pub fn set_verdict(&mut self, verdict: Verdict) {
+        self.verdict = verdict.verdict;
+        self.findings = verdict.findings;
+        self.problems = verdict.problems;
+    }
 }
 
 /// The whole report.
@@ -100,6 +121,28 @@ pub struct BinaryReport {
     /// The allow list that applied.
     #[serde(default)]
     pub allow: Vec<String>,
+}
+
+impl BinaryReport {
+    /// A binary's own entry from the verdict on what no test can be named for.
+    pub fn new(binary: &str, verdict: Verdict) -> BinaryReport {
+        BinaryReport {
+            binary: binary.to_string(),
+            verdict: verdict.verdict,
+            findings: verdict.findings,
+            allow: verdict.allow,
+        }
+    }
+
+    /// The verdict this entry records.
+    pub fn verdict(&self) -> Verdict {
+        Verdict {
+            verdict: self.verdict,
+            findings: self.findings.clone(),
+            problems: Vec::new(),
+            allow: self.allow.clone(),
+        }
+    }
 }
 
 impl Default for Report {
@@ -189,10 +232,73 @@ pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
     out
 }
 
+/// A finding in one line: its kind, destination and call, e.g.
+/// `dns to 10.0.0.2:53 (connect())` (a GitHub annotation's words).
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.destination {
+            Some(dest) => write!(f, "{} to {dest} ({}())", self.kind, self.syscall),
+            None => write!(f, "{} ({}())", self.kind, self.syscall),
+        }
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
     } else {
         "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::Kind;
+
+    fn finding(kind: Kind, severity: FindingSeverity, destination: Option<&str>) -> Finding {
+        Finding {
+            kind,
+            severity,
+            syscall: "connect".into(),
+            pid: 42,
+            destination: destination.map(String::from),
+            trace: "42 connect(...) = 0".into(),
+            occurrences: 1,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_verdict_is_worded_as_users_read_it() {
+        let mut leak = finding(Kind::Dns, FindingSeverity::Leak, Some("10.0.0.2:53"));
+        leak.occurrences = 2;
+        let warning = finding(Kind::Listen, FindingSeverity::Warning, None);
+        let verdict = Verdict::observed(vec![leak.clone(), warning.clone()], vec![]);
+        assert_eq!(
+            render_verdict(&verdict, "> "),
+            "> LEAKED: 1 leak\n\
+             >   leak    dns                   10.0.0.2:53  connect() pid 42 (2 times)\n\
+             >           42 connect(...) = 0\n\
+             >   warning listen                -  connect() pid 42\n\
+             >           42 connect(...) = 0\n\
+             >   allow list in force: (empty: no network allowed)\n"
+        );
+        let clean = Verdict::observed(vec![warning.clone()], vec!["127.0.0.1:9050".into()]);
+        assert_eq!(clean.verdict, VerdictKind::Clean);
+        assert!(render_verdict(&clean, "")
+            .ends_with("  (1 warning only)\n  allow list in force: 127.0.0.1:9050\n"));
+        assert_eq!(leak.to_string(), "dns to 10.0.0.2:53 (connect())");
+        assert_eq!(warning.to_string(), "listen (connect())");
+    }
+
+    #[test]
+    fn an_entry_gives_back_its_verdict() {
+        let verdict = Verdict::unobserved("no trace", vec!["[::1]:1".into()]);
+        let mut entry = TestReport::new("b", "t", Outcome::Failed, &verdict);
+        assert_eq!(entry.verdict(), verdict);
+        entry.set_verdict(Verdict::observed(Vec::new(), Vec::new()));
+        assert_eq!(entry.verdict, VerdictKind::Clean);
+        assert_eq!(entry.allow, vec!["[::1]:1".to_string()]);
     }
 }

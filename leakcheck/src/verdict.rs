@@ -1,4 +1,5 @@
-//! Findings and verdicts: what the judge concludes about one traced run.
+//! Findings and verdicts: what the judge concludes about one traced run. How they are
+//! worded for a reader is the [`crate::report`] module's.
 
 use crate::kind::Kind;
 use serde::{Deserialize, Serialize};
@@ -45,24 +46,6 @@ pub struct Finding {
 
 fn one() -> u64 {
     1
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let severity = match self.severity {
-            FindingSeverity::Leak => "leak",
-            FindingSeverity::Warning => "warning",
-        };
-        write!(f, "{severity}: {}", self.kind)?;
-        if let Some(dest) = &self.destination {
-            write!(f, " to {dest}")?;
-        }
-        write!(f, " by {}() in pid {}", self.syscall, self.pid)?;
-        if self.occurrences > 1 {
-            write!(f, " ({} times)", self.occurrences)?;
-        }
-        Ok(())
-    }
 }
 
 /// The overall conclusion about a run.
@@ -137,6 +120,19 @@ impl Verdict {
         } else {
             VerdictKind::Clean
         };
+    }
+
+    /// The verdict on what was observed: `findings` (leaks first, then warnings) under an
+    /// allow list, settled (leaked when any finding is a leak, else clean).
+    pub fn observed(findings: Vec<Finding>, allow: Vec<String>) -> Verdict {
+        let mut verdict = Verdict {
+            verdict: VerdictKind::Clean,
+            findings,
+            problems: Vec::new(),
+            allow,
+        };
+        verdict.settle();
+        verdict
     }
 
     /// The verdict for a test that was not run.

@@ -1,7 +1,6 @@
 //! The JUnit XML report (`--junit PATH`).
 
 use leakcheck::report::{render_verdict, Outcome, Report};
-use leakcheck::Verdict;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,12 +17,6 @@ pub fn write_junit(report: &Report, path: &Path) -> Result<(), String> {
             TestCaseStatus::skipped()
         } else if t.verdict.fails() || t.outcome != Outcome::Passed {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            let verdict = Verdict {
-                verdict: t.verdict,
-                findings: t.findings.clone(),
-                problems: t.problems.clone(),
-                allow: t.allow.clone(),
-            };
             let what = if t.verdict.fails() {
                 format!("network {}", t.verdict)
             } else {
@@ -31,7 +24,7 @@ pub fn write_junit(report: &Report, path: &Path) -> Result<(), String> {
             };
             status.set_message(what);
             status.set_type(t.verdict.as_str());
-            status.set_description(render_verdict(&verdict, ""));
+            status.set_description(render_verdict(&t.verdict(), ""));
             status
         } else {
             TestCaseStatus::success()

@@ -1,11 +1,5 @@
-//! Listing a test binary's tests and choosing which to run, as libtest would.
-
-use crate::cargo_build::TestBinary;
-use leakcheck::judge::Judge;
-use leakcheck::leak_free::TRACED_ENV;
-use leakcheck::tracer::{ProgramStatus, TracedCommand, Tracer};
-use leakcheck::Policy;
-use std::time::Duration;
+//! Which tests run, as libtest would choose them (`TESTNAME` and the options after
+//! `--`), and which part of them (`--partition`).
 
 /// One test of a binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +71,8 @@ impl Selection {
         Ok(sel)
     }
 
-    fn matches(&self, name: &str) -> bool {
+    /// Whether a test of this name passes the filters.
+    pub fn matches(&self, name: &str) -> bool {
         let hit = |pattern: &str| {
             if self.exact {
                 name == pattern
@@ -96,111 +91,6 @@ impl Selection {
         } else {
             self.include_ignored || !case.ignored
         }
-    }
-}
-
-/// What listing a binary found: the tests that pass the filters (ignored ones included
-/// and marked), how many were filtered out, and the list runs' judges.
-#[derive(Debug, Clone)]
-pub struct Listing {
-    /// The selected tests, in the binary's order.
-    pub cases: Vec<TestCase>,
-    /// How many tests the filters left out.
-    pub filtered_out: usize,
-    /// The unfinished judges of the `--list` runs (traced like any test process). What
-    /// they saw belongs to every test of the binary: a static initializer runs in each
-    /// test's process as in the list runs. Finish each under a test's own policy.
-    pub judges: Vec<Judge>,
-}
-
-/// Lists the tests of `binary` that pass the filters (ignored ones included and marked),
-/// running `BINARY --list` under `tracer` as its tests will run (same environment,
-/// working directory and network isolation, killed after `timeout`) and judging it under
-/// `policy`.
-pub fn list(
-    binary: &TestBinary,
-    selection: &Selection,
-    tracer: &dyn Tracer,
-    isolate_network: bool,
-    timeout: Duration,
-    policy: &Policy,
-) -> Result<Listing, String> {
-    let run = |ignored| list_names(binary, ignored, tracer, isolate_network, timeout, policy);
-    let (all, all_judge) = run(false)?;
-    let (ignored, ignored_judge) = run(true)?;
-    let total = all.len();
-    let cases: Vec<TestCase> = all
-        .into_iter()
-        .filter(|name| selection.matches(name))
-        .map(|name| TestCase {
-            ignored: ignored.contains(&name),
-            name,
-        })
-        .collect();
-    let filtered_out = total - cases.len();
-    Ok(Listing {
-        cases,
-        filtered_out,
-        judges: vec![all_judge, ignored_judge],
-    })
-}
-
-fn list_names(
-    binary: &TestBinary,
-    ignored: bool,
-    tracer: &dyn Tracer,
-    isolate_network: bool,
-    timeout: Duration,
-    policy: &Policy,
-) -> Result<(Vec<String>, Judge), String> {
-    let mut args = vec!["--list", "--format", "terse"];
-    if ignored {
-        args.push("--ignored");
-    }
-    let mut cmd = TracedCommand::new(&binary.path, args);
-    cmd.env = binary.env.clone();
-    cmd.env.push((TRACED_ENV.into(), "1".into()));
-    cmd.cwd = Some(binary.manifest_dir.clone());
-    cmd.isolate_network = isolate_network;
-    cmd.stdout_only = true;
-    cmd.timeout = Some(timeout);
-    let (judge, run) = leakcheck::trace(tracer, &cmd, policy.clone())
-        .map_err(|e| format!("cannot trace `{}`: {e}", cmd.display()))?;
-    if !run.status.success() {
-        let hint = failure_hint(&run.status, timeout);
-        return Err(format!(
-            "`{}` failed ({}); its messages are above\n{hint}",
-            cmd.display(),
-            run.status,
-        ));
-    }
-    let text = String::from_utf8_lossy(&run.output);
-    let mut names = Vec::new();
-    for line in text.lines() {
-        if let Some(name) = line.strip_suffix(": test") {
-            names.push(name.to_string());
-        } else if line.ends_with(": benchmark") || line.trim().is_empty() {
-            continue;
-        } else {
-            return Err(format!(
-                "`{}` printed an unexpected line: {line:?}\n(hint: a test target with `harness = false` must list its tests as libtest does, e.g. with libtest-mimic)",
-                cmd.display()
-            ));
-        }
-    }
-    Ok((names, judge))
-}
-
-/// Why a `--list` run that ended with `status` may have failed.
-fn failure_hint(status: &ProgramStatus, timeout: Duration) -> String {
-    match status {
-        ProgramStatus::TimedOut => format!(
-            "(hint: listing the tests must finish within --timeout ({} s))",
-            timeout.as_secs_f64()
-        ),
-        // The dynamic loader's status (and a shell's) for a program it could not start.
-        ProgramStatus::Exited(127) => "(hint: exit status 127: the program could not be started; a shared library it needs may be missing, see the loader's message above)".to_string(),
-        _ => "(hint: a test target with `harness = false` must accept libtest's --list, e.g. by using libtest-mimic)".to_string(),
     }
 }
 
@@ -283,18 +173,6 @@ mod tests {
         assert!("count:0/2".parse::<Partition>().is_err());
         assert!("count:3/2".parse::<Partition>().is_err());
         assert!("slice:1/2".parse::<Partition>().is_err());
-    }
-
-    #[test]
-    fn list_failure_hints_fit_the_failure() {
-        let timeout = Duration::from_secs(5);
-        let loader = failure_hint(&ProgramStatus::Exited(127), timeout);
-        assert!(loader.contains("shared library"), "{loader}");
-        assert!(!loader.contains("harness"), "{loader}");
-        let harness = failure_hint(&ProgramStatus::Exited(101), timeout);
-        assert!(harness.contains("harness = false"), "{harness}");
-        let slow = failure_hint(&ProgramStatus::TimedOut, timeout);
-        assert!(slow.contains("--timeout (5 s)"), "{slow}");
     }
 
     #[test]

@@ -5,14 +5,50 @@ use leakcheck::report::{Report, TestReport};
 use leakcheck::verdict::FindingSeverity;
 use leakcheck::VerdictKind;
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
 
 /// Rows of the summary table at most: GitHub caps a step summary at 1 MiB.
 const MAX_ROWS: usize = 200;
 
-/// Whether we run inside GitHub Actions.
-pub fn enabled() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+/// Inside GitHub Actions: where the job summary goes, if anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHub {
+    /// `$GITHUB_STEP_SUMMARY`.
+    pub step_summary: Option<PathBuf>,
+}
+
+impl GitHub {
+    /// GitHub Actions' settings, when we run inside it.
+    pub fn from_env() -> Option<GitHub> {
+        std::env::var("GITHUB_ACTIONS")
+            .is_ok_and(|v| v == "true")
+            .then(|| GitHub {
+                step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            })
+    }
+
+    /// Writes the annotations to `out` (GitHub reads workflow commands from stdout) and
+    /// appends the job summary; says on `err` when it cannot.
+    pub fn emit(&self, report: &Report, out: &mut dyn Write, err: &mut dyn Write) {
+        for line in annotations(report) {
+            let _ = writeln!(out, "{line}");
+        }
+        if let Some(path) = &self.step_summary {
+            let result = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(summary(report).as_bytes()));
+            if let Err(e) = result {
+                let _ = writeln!(
+                    err,
+                    "leakcheck: cannot append the job summary to {}: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 /// Escapes a workflow command's message, as GitHub's toolkit does.
@@ -46,7 +82,7 @@ pub fn annotations(report: &Report) -> Vec<String> {
                     .findings
                     .iter()
                     .filter(|f| f.severity == FindingSeverity::Warning)
-                    .map(describe)
+                    .map(ToString::to_string)
                     .collect();
                 if !warnings.is_empty() {
                     lines.push(format!(
@@ -61,19 +97,12 @@ pub fn annotations(report: &Report) -> Vec<String> {
     lines
 }
 
-fn describe(f: &leakcheck::Finding) -> String {
-    match &f.destination {
-        Some(dest) => format!("{} to {dest} ({}())", f.kind, f.syscall),
-        None => format!("{} ({}())", f.kind, f.syscall),
-    }
-}
-
 fn failure_message(test: &TestReport) -> String {
     let leaks: Vec<String> = test
         .findings
         .iter()
         .filter(|f| f.severity == FindingSeverity::Leak)
-        .map(describe)
+        .map(ToString::to_string)
         .collect();
     let mut message = if test.verdict == VerdictKind::Leaked {
         format!("{} leaked: {}", test.name, leaks.join("; "))
@@ -186,29 +215,6 @@ pub fn summary(report: &Report) -> String {
         );
     }
     out
-}
-
-/// Prints the annotations and appends the summary, when running in GitHub Actions.
-pub fn emit(report: &Report) {
-    if !enabled() {
-        return;
-    }
-    for line in annotations(report) {
-        println!("{line}");
-    }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let result = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(summary(report).as_bytes()));
-        if let Err(e) = result {
-            eprintln!(
-                "leakcheck: cannot append the job summary to {}: {e}",
-                std::path::Path::new(&path).display()
-            );
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@
 //! made the task that made it ([`leakcheck::attribution`]); what no test can be named for
 //! belongs to the binary.
 
-use crate::list::TestCase;
+use super::context::Settings;
+use super::select::{Selection, TestCase};
+use super::test_command::{test_binary_command, Output};
+use crate::cargo::TestBinary;
 use leakcheck::attribution::{name_is_test, Origin};
 use leakcheck::judge::Judge;
 use leakcheck::policy::PolicyConfig;
@@ -147,7 +150,7 @@ fn match_threads(threads: &[Option<String>], run_order: &[&str]) -> HashMap<usiz
 
 /// Judges a finished batch trace: `cases` are the tests it listed and `run_order` those
 /// it ran, in list order.
-pub fn judge_batch(
+fn judge_batch(
     judge: &Judge,
     status: &ProgramStatus,
     log: &str,
@@ -267,8 +270,84 @@ pub fn parse_log(log: &str, expected: &[&str]) -> Result<HashMap<String, Outcome
 }
 
 /// Reads the log file libtest wrote (empty when it wrote none).
-pub fn read_log(path: &Path) -> String {
+fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Traces a whole test binary at once, its tests in parallel as `cargo test` runs them,
+/// and attributes what it saw.
+pub fn run_batch(
+    settings: &Settings,
+    binary: &TestBinary,
+    selection: &Selection,
+    cases: &[TestCase],
+    config: &PolicyConfig,
+) -> Batch {
+    let untrusted = |why: String| Batch {
+        untrusted: Some(why),
+        ..Batch::default()
+    };
+    let mut args: Vec<String> = selection.filters.clone();
+    if selection.exact {
+        args.push("--exact".into());
+    }
+    for skip in &selection.skip {
+        args.push("--skip".into());
+        args.push(skip.clone());
+    }
+    if selection.ignored_only {
+        args.push("--ignored".into());
+    }
+    if selection.include_ignored {
+        args.push("--include-ignored".into());
+    }
+    let dir = match tempfile::Builder::new()
+        .prefix("leakcheck-batch-")
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => return untrusted(format!("cannot create a temporary directory: {e}")),
+    };
+    let log = dir.path().join("libtest.log");
+    let attribute_file = dir.path().join("attributes");
+    args.extend([
+        "--test-threads".to_string(),
+        settings.threads.to_string(),
+        "--color".into(),
+        "never".into(),
+        "--logfile".into(),
+        log.display().to_string(),
+    ]);
+    let cmd = test_binary_command(
+        settings,
+        binary,
+        args,
+        Output::Captured {
+            attribute_file: &attribute_file,
+        },
+    );
+    let (judge, run) = match leakcheck::trace(&settings.tracer, &cmd, config.resolve("")) {
+        Ok(traced) => traced,
+        Err(e) => return untrusted(format!("could not trace the batch run: {e}")),
+    };
+    let run_order: Vec<&str> = cases
+        .iter()
+        .filter(|c| selection.runs(c))
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut batch = judge_batch(
+        &judge,
+        &run.status,
+        &read_log(&log),
+        cases,
+        &run_order,
+        config,
+    );
+    // A `#[leak_free(...)]` test brings its own policy: judge each test on its own.
+    if std::fs::metadata(&attribute_file).is_ok_and(|m| m.len() > 0) {
+        batch.untrusted = Some("a #[leak_free(...)] test brings its own policy".to_string());
+    }
+    batch
 }
 
 #[cfg(test)]

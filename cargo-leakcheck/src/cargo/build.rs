@@ -1,0 +1,293 @@
+//! Building the test binaries: `cargo test --no-run --message-format
+//! json-render-diagnostics`, its messages read as [`cargo_metadata::Message`]s.
+
+use super::metadata::Workspace;
+use super::test_env::{self, TestTarget};
+use crate::process::ProcessBuilder;
+use cargo_metadata::camino::Utf8PathBuf;
+use cargo_metadata::{Artifact, Message, PackageId, TargetKind};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+/// What to build: the options `cargo leakcheck` passes on to `cargo test`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// `--package SPEC`...
+    pub package: Vec<String>,
+    /// `--workspace`.
+    pub workspace: bool,
+    /// `--exclude SPEC`...
+    pub exclude: Vec<String>,
+    /// `--lib`.
+    pub lib: bool,
+    /// `--bins`.
+    pub bins: bool,
+    /// `--bin NAME`...
+    pub bin: Vec<String>,
+    /// `--test NAME`...
+    pub test: Vec<String>,
+    /// `--tests`.
+    pub tests: bool,
+    /// `--examples`.
+    pub examples: bool,
+    /// `--example NAME`...
+    pub example: Vec<String>,
+    /// `--features FEATURES`...
+    pub features: Vec<String>,
+    /// `--all-features`.
+    pub all_features: bool,
+    /// `--no-default-features`.
+    pub no_default_features: bool,
+    /// `--release`.
+    pub release: bool,
+    /// `--profile NAME`.
+    pub profile: Option<String>,
+    /// `--target TRIPLE`.
+    pub target: Option<String>,
+    /// `--target-dir DIRECTORY`.
+    pub target_dir: Option<PathBuf>,
+    /// `--jobs N`.
+    pub jobs: Option<String>,
+    /// `--manifest-path PATH`.
+    pub manifest_path: Option<PathBuf>,
+    /// `--offline`.
+    pub offline: bool,
+    /// `--locked`.
+    pub locked: bool,
+    /// `--frozen`.
+    pub frozen: bool,
+}
+
+/// One test binary cargo built, with what running it needs.
+#[derive(Debug, Clone)]
+pub struct TestBinary {
+    /// The executable.
+    pub path: PathBuf,
+    /// The package's name.
+    pub package: String,
+    /// The package's directory: tests run there, as under `cargo test`.
+    pub manifest_dir: PathBuf,
+    /// The target's name (crate name for `lib`, file stem for `tests/x.rs`).
+    pub target_name: String,
+    /// The target's first kind: `lib`, `bin`, `test`, `example`, `bench`, `proc-macro`...
+    pub target_kind: TargetKind,
+    /// The target's root source file.
+    pub src_path: PathBuf,
+    /// Variables to set when running it.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl TestBinary {
+    /// The `Running ...` header cargo prints, e.g. `unittests src/lib.rs (target/debug/deps/x-1a2b)`.
+    pub fn header(&self) -> String {
+        let src = self
+            .src_path
+            .strip_prefix(&self.manifest_dir)
+            .unwrap_or(&self.src_path)
+            .display()
+            .to_string();
+        let exe = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| self.path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+            .unwrap_or_else(|| self.path.clone());
+        let what = if matches!(
+            self.target_kind,
+            TargetKind::Lib
+                | TargetKind::Bin
+                | TargetKind::ProcMacro
+                | TargetKind::CDyLib
+                | TargetKind::RLib
+                | TargetKind::StaticLib
+                | TargetKind::DyLib
+        ) {
+            format!("unittests {src}")
+        } else {
+            src
+        };
+        format!("{what} ({})", exe.display())
+    }
+
+    /// The name used for this binary in reports: the target's name.
+    pub fn report_name(&self) -> String {
+        self.target_name.clone()
+    }
+}
+
+/// Why the build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// cargo could not be started.
+    #[error("cannot run cargo: {0}")]
+    Spawn(std::io::Error),
+    /// The build failed; cargo has printed why.
+    #[error("could not compile the tests (cargo's messages are above; `cargo test --no-run` shows the same)")]
+    Failed,
+}
+
+/// The arguments `cargo` needs to build what the user selected.
+pub fn cargo_test_args(options: &BuildOptions) -> Vec<String> {
+    let mut out = vec![
+        "test".to_string(),
+        "--no-run".into(),
+        "--message-format".into(),
+        "json-render-diagnostics".into(),
+    ];
+    let mut flag = |name: &str, on: bool| {
+        if on {
+            out.push(name.to_string());
+        }
+    };
+    flag("--workspace", options.workspace);
+    flag("--lib", options.lib);
+    flag("--bins", options.bins);
+    flag("--tests", options.tests);
+    flag("--examples", options.examples);
+    flag("--all-features", options.all_features);
+    flag("--no-default-features", options.no_default_features);
+    flag("--release", options.release);
+    flag("--offline", options.offline);
+    flag("--locked", options.locked);
+    flag("--frozen", options.frozen);
+    let mut many = |name: &str, values: &[String]| {
+        for v in values {
+            out.push(name.to_string());
+            out.push(v.clone());
+        }
+    };
+    many("--package", &options.package);
+    many("--exclude", &options.exclude);
+    many("--bin", &options.bin);
+    many("--test", &options.test);
+    many("--example", &options.example);
+    many("--features", &options.features);
+    let mut one = |name: &str, value: Option<String>| {
+        if let Some(v) = value {
+            out.push(name.to_string());
+            out.push(v);
+        }
+    };
+    one("--profile", options.profile.clone());
+    one("--target", options.target.clone());
+    one(
+        "--target-dir",
+        options.target_dir.as_ref().map(|p| p.display().to_string()),
+    );
+    one(
+        "--manifest-path",
+        options
+            .manifest_path
+            .as_ref()
+            .map(|p| p.display().to_string()),
+    );
+    one("--jobs", options.jobs.clone());
+    out
+}
+
+/// Builds the selected test binaries, in the order `cargo test` runs them; cargo's own
+/// diagnostics go to the user's stderr.
+pub fn build(options: &BuildOptions, ws: &Workspace) -> Result<Vec<TestBinary>, BuildError> {
+    let mut cargo = ProcessBuilder::cargo();
+    cargo.args(cargo_test_args(options));
+    let mut child = cargo.spawn_reading_stdout().map_err(BuildError::Spawn)?;
+    let stdout = child.stdout.take().ok_or(BuildError::Failed)?;
+    let mut tests: Vec<(Artifact, Utf8PathBuf)> = Vec::new();
+    let mut bins: HashMap<PackageId, Vec<(String, String)>> = HashMap::new();
+    let mut out_dirs: HashMap<PackageId, Utf8PathBuf> = HashMap::new();
+    let mut native_dirs: Vec<PathBuf> = Vec::new();
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        let Ok(message) = message else { break };
+        match message {
+            Message::CompilerArtifact(artifact) => {
+                let Some(exe) = artifact.executable.clone() else {
+                    continue;
+                };
+                if artifact.profile.test {
+                    tests.push((artifact, exe));
+                } else if artifact.target.kind.contains(&TargetKind::Bin) {
+                    bins.entry(artifact.package_id.clone())
+                        .or_default()
+                        .push((artifact.target.name.clone(), exe.into_string()));
+                }
+            }
+            Message::BuildScriptExecuted(script) => {
+                out_dirs.insert(script.package_id.clone(), script.out_dir.clone());
+                for path in &script.linked_paths {
+                    // `KIND=PATH` or `PATH`, as in `cargo::rustc-link-search`.
+                    let path = path.as_str();
+                    let path = match path.split_once('=') {
+                        Some(("native" | "crate" | "dependency" | "framework" | "all", rest)) => {
+                            rest
+                        }
+                        _ => path,
+                    };
+                    let path = PathBuf::from(path);
+                    if !path.as_os_str().is_empty() && !native_dirs.contains(&path) {
+                        native_dirs.push(path);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let status = child.wait().map_err(BuildError::Spawn)?;
+    if !status.success() {
+        return Err(BuildError::Failed);
+    }
+    let toolchain_dirs = test_env::toolchain_lib_dirs(options.target.as_deref(), ws.root());
+    let mut binaries: Vec<TestBinary> = tests
+        .into_iter()
+        .map(|(artifact, exe)| {
+            let id = &artifact.package_id;
+            let package = ws.package(id);
+            let manifest_path = artifact.manifest_path.as_std_path();
+            let kind = artifact
+                .target
+                .kind
+                .first()
+                .cloned()
+                .unwrap_or_else(|| TargetKind::Unknown(String::new()));
+            let exe = exe.into_std_path_buf();
+            let mut env = test_env::test_env(&TestTarget {
+                package,
+                rust_version: ws.rust_version(id),
+                manifest_path,
+                target_name: &artifact.target.name,
+                kind: &kind,
+                bins: bins.get(id).map(Vec::as_slice).unwrap_or_default(),
+                out_dir: out_dirs.get(id).map(|d| d.as_str()),
+            });
+            if let Some(path) = test_env::dylib_search_path(&exe, &native_dirs, &toolchain_dirs) {
+                env.push(("LD_LIBRARY_PATH".into(), path));
+            }
+            TestBinary {
+                path: exe,
+                package: package.map(|p| p.name.to_string()).unwrap_or_default(),
+                manifest_dir: manifest_path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                target_name: artifact.target.name.clone(),
+                target_kind: kind,
+                src_path: artifact.target.src_path.clone().into_std_path_buf(),
+                env,
+            }
+        })
+        .collect();
+    // The order cargo test runs them in: by package, lib first, then the rest by name.
+    binaries.sort_by_key(|b| {
+        let rank = match b.target_kind {
+            TargetKind::Lib
+            | TargetKind::ProcMacro
+            | TargetKind::RLib
+            | TargetKind::DyLib
+            | TargetKind::CDyLib => 0,
+            TargetKind::Bin => 1,
+            TargetKind::Test => 2,
+            _ => 3,
+        };
+        (b.package.clone(), rank, b.target_name.clone())
+    });
+    Ok(binaries)
+}

@@ -1,0 +1,76 @@
+//! The interface between the test runner ([`crate::run`]) and the reporter: what
+//! happened, in the order it happened, and nothing about how it is shown.
+
+use leakcheck::report::{BinaryReport, TestReport};
+use leakcheck::tracer::ProgramStatus;
+
+/// One thing the runner tells the reporter.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A test binary's tests are about to run.
+    BinaryStarted {
+        /// cargo's `Running ...` header for it.
+        header: String,
+        /// How many of its tests were selected (ignored ones included).
+        tests: usize,
+    },
+    /// Some of a binary's tests are traced again, one process each.
+    TracingAlone(TracingAlone),
+    /// A test's verdict is final.
+    TestFinished {
+        /// Its report entry.
+        entry: &'a TestReport,
+        /// What the test itself said when it failed or timed out (its captured output, a
+        /// crash, the timeout), for its `failures:` entry.
+        own_failure: Option<&'a str>,
+    },
+    /// A binary's tests all have their verdicts.
+    BinaryFinished {
+        /// Every test's entry, in the binary's list order.
+        tests: Vec<TestReport>,
+        /// How many of its tests the filters and the partition left out.
+        filtered_out: usize,
+        /// What it did that no test can be named for, when there is anything.
+        own: Option<BinaryReport>,
+    },
+    /// `cargo leakcheck run`: the command is about to be traced.
+    CommandStarted {
+        /// The command line.
+        command: &'a str,
+        /// Whether it runs in a network namespace of its own.
+        isolated: bool,
+    },
+    /// `cargo leakcheck run`: the command has ended.
+    CommandFinished {
+        /// The command line.
+        command: &'a str,
+        /// How it ended.
+        status: &'a ProgramStatus,
+        /// Its report entry.
+        entry: TestReport,
+    },
+}
+
+/// Why tests are traced again one process each, after the batch run of their binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TracingAlone {
+    /// The batch run cannot stand for any verdict: every test runs alone.
+    Every {
+        /// Why not (a crash, an incomplete trace...), or None when it made attempts no
+        /// test's thread made.
+        why: Option<String>,
+    },
+    /// Only the tests that may have leaked or failed run alone.
+    Suspects {
+        /// How many.
+        suspects: usize,
+        /// Out of how many that ran in the batch.
+        of: usize,
+    },
+    /// Some of the batch's attempts were reproduced by no test alone: the other tests run
+    /// alone too.
+    Others {
+        /// How many.
+        count: usize,
+    },
+}

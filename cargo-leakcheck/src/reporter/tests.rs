@@ -1,0 +1,372 @@
+//! The reporter's output for known events, byte for byte (times aside).
+
+use super::*;
+use crate::exit;
+use leakcheck::report::{BinaryReport, Outcome, TestReport};
+use leakcheck::tracer::ProgramStatus;
+use leakcheck::verdict::FindingSeverity;
+use leakcheck::{Finding, Kind, Verdict};
+use std::io;
+use std::sync::{Arc, Mutex};
+
+/// A writer whose bytes the test reads afterwards.
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buf {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buf {
+    /// What was written, with every `finished in N.NNs` made `finished in T`.
+    fn text(&self) -> String {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("finished in ") {
+            let (head, tail) = rest.split_at(at + "finished in ".len());
+            out.push_str(head);
+            let end = tail.find('s').unwrap();
+            out.push('T');
+            rest = &tail[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+fn reporter(
+    options: ReporterOptions,
+    mode: Mode,
+    color: bool,
+    github: Option<GitHub>,
+) -> (Reporter, Buf, Buf) {
+    let (out, err) = (Buf::default(), Buf::default());
+    let reporter = Reporter::new(
+        options,
+        mode,
+        Box::new(out.clone()),
+        Box::new(err.clone()),
+        github,
+        color,
+    );
+    (reporter, out, err)
+}
+
+fn finding(kind: Kind, severity: FindingSeverity, destination: &str) -> Finding {
+    Finding {
+        kind,
+        severity,
+        syscall: "connect".into(),
+        pid: 7,
+        destination: Some(destination.into()),
+        trace: format!("7 connect(3, {destination}) = -1 ENETUNREACH"),
+        occurrences: 1,
+        note: None,
+    }
+}
+
+fn allow() -> Vec<String> {
+    vec!["127.0.0.1:9050".into()]
+}
+
+/// One binary: a clean test, a leak, a failure, an ignored test; then its own entry.
+fn one_binary(reporter: &mut Reporter) {
+    let clean = TestReport::new(
+        "demo",
+        "a::clean",
+        Outcome::Passed,
+        &Verdict::observed(Vec::new(), allow()),
+    );
+    let leak = TestReport::new(
+        "demo",
+        "a::leaks",
+        Outcome::Passed,
+        &Verdict::observed(
+            vec![finding(Kind::Dns, FindingSeverity::Leak, "10.0.0.2:53")],
+            allow(),
+        ),
+    );
+    let failed = TestReport::new(
+        "demo",
+        "a::fails",
+        Outcome::Failed,
+        &Verdict::observed(Vec::new(), allow()),
+    );
+    let ignored = TestReport::new(
+        "demo",
+        "a::ignored",
+        Outcome::Ignored,
+        &Verdict::not_run(allow()),
+    );
+    reporter.report(Event::BinaryStarted {
+        header: "unittests src/lib.rs (target/debug/deps/demo-0)".into(),
+        tests: 4,
+    });
+    reporter.report(Event::TracingAlone(TracingAlone::Suspects {
+        suspects: 2,
+        of: 3,
+    }));
+    reporter.report(Event::TestFinished {
+        entry: &ignored,
+        own_failure: None,
+    });
+    reporter.report(Event::TestFinished {
+        entry: &leak,
+        own_failure: None,
+    });
+    reporter.report(Event::TestFinished {
+        entry: &failed,
+        own_failure: Some("boom"),
+    });
+    reporter.report(Event::TestFinished {
+        entry: &clean,
+        own_failure: None,
+    });
+    let own = BinaryReport::new(
+        "demo",
+        Verdict::observed(
+            vec![finding(Kind::Send, FindingSeverity::Leak, "192.0.2.1:9")],
+            Vec::new(),
+        ),
+    );
+    reporter.report(Event::BinaryFinished {
+        tests: vec![clean.clone(), leak.clone(), failed.clone(), ignored.clone()],
+        filtered_out: 1,
+        own: Some(own),
+    });
+}
+
+#[test]
+fn human_lines_are_libtests_and_leakchecks() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let options = ReporterOptions {
+        report: Some(report.clone()),
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, out, err) = reporter(options, Mode::Tests, false, None);
+    one_binary(&mut reporter);
+    assert_eq!(reporter.finish(Path::new("unused")).unwrap(), exit::LEAKED);
+    assert_eq!(
+        out.text(),
+        "\nrunning 4 tests\n\
+         test a::ignored ... ignored\n\
+         test a::leaks ... FAILED\n\
+         test a::fails ... FAILED\n\
+         test a::clean ... ok\n\
+         \n\
+         failures:\n\
+         \n\
+         ---- a::leaks stdout ----\n\
+         LEAKED: 1 leak\n  \
+         leak    dns                   10.0.0.2:53  connect() pid 7\n          \
+         7 connect(3, 10.0.0.2:53) = -1 ENETUNREACH\n  \
+         allow list in force: 127.0.0.1:9050\n\
+         \n\
+         ---- a::fails stdout ----\n\
+         boom\n\
+         \n\
+         \n\
+         failures:\n    \
+         a::leaks\n    \
+         a::fails\n\
+         \n\
+         test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 1 filtered out; finished in T\n"
+    );
+    assert_eq!(
+        err.text(),
+        format!(
+            "     Running unittests src/lib.rs (target/debug/deps/demo-0)\n\
+             leakcheck: 2 of 3 tests may have leaked or failed; tracing each of them on its own\n\
+             leakcheck: demo: what no test can be named for:\n  \
+             LEAKED: 1 leak\n    \
+             leak    send                  192.0.2.1:9  connect() pid 7\n            \
+             7 connect(3, 192.0.2.1:9) = -1 ENETUNREACH\n    \
+             allow list in force: (empty: no network allowed)\n\
+             leakcheck: LEAKED. 3 tests run: 2 clean, 2 leaked, 0 unverified; 1 failed; 1 ignored; finished in T\n\
+             leakcheck: report written to {}\n",
+            report.display()
+        )
+    );
+    let written: Report = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let names: Vec<&str> = written.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["a::clean", "a::leaks", "a::fails", "a::ignored"]);
+    assert_eq!(written.binaries.len(), 1);
+}
+
+#[test]
+fn colour_marks_the_status_words_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReporterOptions {
+        report: Some(dir.path().join("r.json")),
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, out, _) = reporter(options, Mode::Tests, true, None);
+    one_binary(&mut reporter);
+    let text = out.text();
+    assert!(
+        text.contains("test a::ignored ... \u{1b}[33mignored\u{1b}[0m\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("test a::leaks ... \u{1b}[31mFAILED\u{1b}[0m\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("test a::clean ... \u{1b}[32mok\u{1b}[0m\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\ntest result: \u{1b}[31mFAILED\u{1b}[0m. 1 passed;"),
+        "{text}"
+    );
+    assert_eq!(text.matches('\u{1b}').count(), 10, "{text}");
+}
+
+#[test]
+fn json_lines_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReporterOptions {
+        format: MessageFormat::Json,
+        report: Some(dir.path().join("r.json")),
+        leaks_only: true,
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, out, err) = reporter(options, Mode::Tests, true, None);
+    one_binary(&mut reporter);
+    // --leaks-only does not hide a leak.
+    assert_eq!(reporter.finish(Path::new("unused")).unwrap(), exit::LEAKED);
+    let lines: Vec<serde_json::Value> = out
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|l| l["type"] == "test"));
+    assert_eq!(lines[1]["name"], "a::leaks");
+    assert_eq!(lines[1]["findings"][0]["kind"], "dns");
+    assert!(out.text().starts_with(r#"{"allow":["127.0.0.1:9050"],"binary":"demo","findings":[],"name":"a::ignored","outcome":"ignored","type":"test","verdict":"not-run"}"#));
+    assert_eq!(err.text(), "");
+}
+
+#[test]
+fn github_annotations_follow_the_libtest_lines_and_a_summary_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "before\n").unwrap();
+    let options = ReporterOptions {
+        report: Some(dir.path().join("r.json")),
+        junit: Some(dir.path().join("junit/j.xml")),
+        ..ReporterOptions::default()
+    };
+    let github = GitHub {
+        step_summary: Some(summary.clone()),
+    };
+    let (mut reporter, out, _) = reporter(options, Mode::Tests, false, Some(github));
+    one_binary(&mut reporter);
+    reporter.finish(Path::new("unused")).unwrap();
+    let text = out.text();
+    let annotations: Vec<&str> = text.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(
+        annotations,
+        ["::error title=leakcheck%3A demo a%3A%3Aleaks::a::leaks leaked: dns to 10.0.0.2:53 (connect())%0Aallow list: 127.0.0.1:9050"]
+    );
+    assert!(text.ends_with(&format!("{}\n", annotations[0])), "{text}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.starts_with("before\n## ❌ leakcheck: 3 tests, 1 leaked, 0 unverified\n"),
+        "{md}"
+    );
+    let junit = std::fs::read_to_string(dir.path().join("junit/j.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<failure message="test failed" type="clean">clean: no network leak"#),
+        "{junit}"
+    );
+}
+
+#[test]
+fn a_command_is_reported_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let options = ReporterOptions {
+        report: Some(report.clone()),
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, out, err) = reporter(options, Mode::Command, true, None);
+    reporter.report(Event::CommandStarted {
+        command: "sh -c 'exit 3'",
+        isolated: true,
+    });
+    let entry = TestReport::new(
+        "sh",
+        "sh -c 'exit 3'",
+        Outcome::Failed,
+        &Verdict::observed(Vec::new(), Vec::new()),
+    );
+    reporter.report(Event::CommandFinished {
+        command: "sh -c 'exit 3'",
+        status: &ProgramStatus::Exited(3),
+        entry,
+    });
+    assert_eq!(
+        reporter.finish(Path::new("unused")).unwrap(),
+        exit::TEST_FAILED
+    );
+    assert_eq!(out.text(), "");
+    assert_eq!(
+        err.text(),
+        format!(
+            "leakcheck: tracing `sh -c 'exit 3'` in an isolated network namespace\n\
+             leakcheck: `sh -c 'exit 3'` finished: exit status 3\n\
+             leakcheck: clean: no network leak\n\
+             leakcheck: report written to {}\n",
+            report.display()
+        )
+    );
+}
+
+#[test]
+fn a_report_that_cannot_be_written_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let options = ReporterOptions {
+        report: Some(blocker.join("r.json")),
+        ..ReporterOptions::default()
+    };
+    let (reporter, _, err) = reporter(options, Mode::Tests, false, None);
+    let error = reporter.finish(Path::new("unused")).unwrap_err();
+    assert!(
+        error.to_string().starts_with("cannot write the report to "),
+        "{error}"
+    );
+    assert_eq!(error.exit_code(), exit::SETUP);
+    assert_eq!(err.text(), "");
+}
+
+#[test]
+fn why_tests_are_traced_alone() {
+    let (mut reporter, _, err) = reporter(ReporterOptions::default(), Mode::Tests, false, None);
+    for why in [
+        TracingAlone::Every { why: None },
+        TracingAlone::Every {
+            why: Some("the batch run ended with killed by SIGABRT".into()),
+        },
+        TracingAlone::Others { count: 3 },
+    ] {
+        reporter.report(Event::TracingAlone(why));
+    }
+    assert_eq!(
+        err.text(),
+        "leakcheck: the batch run made attempts that no test's thread made; tracing each test on its own\n\
+         leakcheck: the batch run ended with killed by SIGABRT; tracing each test on its own\n\
+         leakcheck: the batch run made attempts that no test's own run reproduced; tracing the other 3 tests on their own\n"
+    );
+}

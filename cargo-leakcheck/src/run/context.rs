@@ -1,0 +1,36 @@
+//! What every traced run of a test run shares, and how a process's end is read.
+
+use leakcheck::report::Outcome;
+use leakcheck::tracer::{Backend, ProgramStatus};
+use std::time::Duration;
+
+/// How to trace.
+#[derive(Debug, Clone, Default)]
+pub struct TraceOptions {
+    /// `--isolate-network`: a fresh network namespace, loopback only.
+    pub isolate_network: bool,
+    /// `--tracer native|strace` (else `LEAKCHECK_TRACER`, else the default).
+    pub tracer: Option<String>,
+}
+
+/// What every traced run of a test binary shares; read by the worker threads.
+#[derive(Debug)]
+pub struct Settings {
+    /// The tracer.
+    pub tracer: Backend,
+    /// Whether each process runs in a network namespace of its own.
+    pub isolate_network: bool,
+    /// When a process is terminated.
+    pub timeout: Duration,
+    /// Tests run at once (and the batch run's `--test-threads`).
+    pub threads: usize,
+}
+
+/// A test's (or a command's) own result, from how its process ended.
+pub fn outcome_of(status: &ProgramStatus) -> Outcome {
+    match status {
+        ProgramStatus::TimedOut => Outcome::TimedOut,
+        s if s.success() => Outcome::Passed,
+        _ => Outcome::Failed,
+    }
+}
