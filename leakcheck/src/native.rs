@@ -880,7 +880,9 @@ impl Session<'_, '_> {
                 let _ = write!(text, "listen({fd}, {})", a[1] as i32);
             }
             Call::GetSockName => {
-                // The address is known at exit.
+                // The address is known at exit; a call that never gets there (its task
+                // died) is written with its pointers, and tells nothing.
+                let _ = write!(text, "getsockname({fd}, {:#x}, {:#x})", a[1], a[2]);
             }
             Call::SendTo | Call::SendMsg | Call::SendMmsg => {
                 // Stopped here only when the kernel cannot notify (see `Notifier`): the
@@ -988,10 +990,10 @@ impl Session<'_, '_> {
                 let fd = a[0] as i32;
                 let mut text = std::mem::take(&mut pending.text);
                 text.clear();
-                let _ = write!(text, "getsockname({fd}, ");
                 if is_error {
-                    let _ = write!(text, "{:#x}, {:#x})", a[1], a[2]);
+                    let _ = write!(text, "getsockname({fd}, {:#x}, {:#x})", a[1], a[2]);
                 } else {
+                    let _ = write!(text, "getsockname({fd}, ");
                     let len = read_u32(pid, a[2], &mut self.decoder.scratch).unwrap_or(0);
                     self.decoder
                         .write_addr(pid, &mut text, a[1], u64::from(len));
@@ -1746,6 +1748,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_getsockname_without_result_tells_nothing() {
+        // What a getsockname cut short by its task's death is written as.
+        assert_eq!(
+            parse("5 getsockname(3, 0x7ffc0000, 0x7ffc0010) = ?"),
+            EventKind::Nothing
+        );
     }
 
     #[test]
