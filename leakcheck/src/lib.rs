@@ -7,7 +7,6 @@
 
 pub mod attribution;
 pub mod event;
-pub mod isolate;
 pub mod judge;
 pub mod kind;
 #[doc(hidden)]
@@ -20,6 +19,8 @@ pub mod ports;
 pub mod report;
 pub mod tracer;
 pub mod verdict;
+
+pub use tracer::isolate;
 
 pub use event::{Event, SockAddr};
 pub use kind::{Kind, Severity};

@@ -18,12 +18,9 @@
 //! reports an undecoded address), and a system call of another ABI (32-bit `int 0x80`,
 //! x32) becomes a problem of the run.
 
-use crate::isolate::NetworkIsolation;
-use crate::leftover::{self, Tasks, Watchdog};
-use crate::tracer::{
-    capture_output, resolve_program, Captured, ProgramStatus, RunResult, TraceError, TracedCommand,
-    Tracer,
-};
+use crate::leftover::{self, Tasks};
+use crate::tracer::process::{self, resolve_program, Captured, Launch};
+use crate::tracer::{ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
 use nix::sys::signal::Signal;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
@@ -31,7 +28,6 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Instant;
@@ -1197,9 +1193,8 @@ impl Tracer for NativeBackend {
         resolve_program(cmd)?;
         let mut command = Command::new(&cmd.program);
         command.args(&cmd.args);
-        let captured = cmd.configure(&mut command)?;
-        let own_group = cmd.timeout.is_some() || cmd.capture_output;
-        let isolation = cmd.isolate_network.then(NetworkIsolation::new);
+        let mut launch = Launch::new(command, cmd)?;
+        let own_group = launch.own_group;
         let notify = notify_supported();
         let filter = seccomp_filter(notify);
         let trace_filter = seccomp_filter(false);
@@ -1207,17 +1202,10 @@ impl Tracer for NativeBackend {
         let (hand_r, hand_w) = io::pipe()?;
         let (ack_r, ack_w) = io::pipe()?;
         let (hand_fd, ack_fd) = (hand_w.as_raw_fd(), ack_r.as_raw_fd());
-        // SAFETY: the closure only makes async-signal-safe system calls (setpgid,
-        // unshare, open/write/ioctl/close, ptrace, prctl, seccomp, getpid, read) on data
-        // prepared before the fork.
+        // SAFETY: the closure only makes async-signal-safe system calls (ptrace, prctl,
+        // seccomp, getpid, write, read) on data prepared before the fork.
         unsafe {
-            command.pre_exec(move || {
-                if own_group {
-                    nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
-                }
-                if let Some(isolation) = &isolation {
-                    isolation.enter()?;
-                }
+            launch.pre_exec(cmd, move || {
                 // The calling thread becomes the tracer; the program stops with SIGTRAP
                 // right after its execve, before its first instruction. std passes only
                 // an errno back from here, so each failure gets an errno of its own.
@@ -1257,17 +1245,15 @@ impl Tracer for NativeBackend {
             tasks: Tasks::default(),
         };
         let started = Instant::now();
-        // Read from the start: a full pipe would block the program.
-        let output = captured.map(capture_output);
-        let (root, root_status) = std::thread::scope(|scope| {
+        let (root_status, output) = std::thread::scope(|scope| {
             let helper = notify.then(|| scope.spawn(move || take_listener(hand_r, ack_w)));
-            let spawned = command.spawn();
+            let spawned = launch.spawn();
             // The parent's copies of the child's ends: closing them lets the helper see
             // end-of-file if the child died before handing over.
             drop(hand_w);
             drop(ack_r);
             let listener = helper.and_then(|h| h.join().ok().flatten());
-            let child = spawned.map_err(|e| spawn_error(e, cmd))?;
+            let (child, output) = spawned.map_err(|e| spawn_error(e, cmd))?;
             let root = Pid::from_raw(child.id() as i32);
             // The child is reaped by the trace loop below, never by `Child::wait`.
             drop(child);
@@ -1275,14 +1261,7 @@ impl Tracer for NativeBackend {
             let shared = &shared;
             shared.tasks.started(root.as_raw() as u32);
             let (watch_tx, watch_rx) = mpsc::channel();
-            let dog = Watchdog {
-                root,
-                own_group,
-                timeout: cmd.timeout,
-                stop_leftovers: !cmd.keep_leftovers,
-                tracer: None,
-                tasks: &shared.tasks,
-            };
+            let dog = process::watchdog(cmd, root, own_group, None, &shared.tasks);
             let watchdog = scope.spawn(move || dog.run(&watch_rx));
             let (done_r, done_w) = io::pipe()?;
             let notifier = listener
@@ -1303,30 +1282,19 @@ impl Tracer for NativeBackend {
                 let _ = notifier.join();
             }
             let _ = watchdog.join();
-            Ok::<_, TraceError>((root, session.root_status.take()))
+            Ok::<_, TraceError>((session.root_status.take(), output))
         })?;
-        let _ = root;
-        drop(command);
+        drop(launch);
 
         let leftovers = shared.tasks.take_leftovers();
-        let timed_out = shared.tasks.timed_out();
         let mut problems = shared.problems.into_inner().unwrap_or_default();
         let output = output.map(Captured::collect).unwrap_or_default();
-        let status = if timed_out {
-            let secs = cmd.timeout.unwrap_or_default().as_secs_f64();
-            problems.push(format!(
-                "timed out after {secs:.0} s and was terminated: the trace is incomplete"
-            ));
-            ProgramStatus::TimedOut
-        } else {
-            match root_status {
-                Some(status) => status,
-                None => {
-                    problems.push("lost track of the traced program".to_string());
-                    ProgramStatus::Signaled(libc::SIGKILL)
-                }
-            }
-        };
+        let status = process::status(cmd, &shared.tasks, &mut problems, |problems| {
+            root_status.unwrap_or_else(|| {
+                problems.push("lost track of the traced program".to_string());
+                ProgramStatus::Signaled(libc::SIGKILL)
+            })
+        });
         Ok(RunResult {
             status,
             output,
@@ -1570,19 +1538,13 @@ fn spawn_error(e: io::Error, cmd: &TracedCommand) -> TraceError {
         Some(ERRNO_TRACED) => TraceError::Ptrace(format!(
             "cannot trace `{}`: ptrace(PTRACE_TRACEME) was refused{}",
             cmd.display(),
-            crate::tracer::already_traced_hint()
+            process::already_traced_hint()
         )),
         Some(ERRNO_FILTER) => TraceError::Ptrace(format!(
             "cannot trace `{}`: the kernel refused leakcheck's seccomp filter (is seccomp disabled, or forbidden by a container's policy?)\n(hint: LEAKCHECK_TRACER=strace traces without it, more slowly)",
             cmd.display()
         )),
-        _ if cmd.isolate_network && e.kind() != io::ErrorKind::NotFound => {
-            TraceError::Isolation(e)
-        }
-        _ => TraceError::Spawn {
-            path: cmd.program.to_string_lossy().into_owned(),
-            source: e,
-        },
+        _ => process::spawn_error(e, cmd, cmd.program.to_string_lossy().into_owned()),
     }
 }
 
