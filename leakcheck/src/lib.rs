@@ -12,7 +12,6 @@ pub mod kind;
 #[doc(hidden)]
 pub mod leak_free;
 pub mod leftover;
-pub mod native;
 pub mod parser;
 pub mod policy;
 pub mod ports;
@@ -20,7 +19,7 @@ pub mod report;
 pub mod tracer;
 pub mod verdict;
 
-pub use tracer::isolate;
+pub use tracer::{isolate, native};
 
 pub use event::{Event, SockAddr};
 pub use kind::{Kind, Severity};

@@ -10,6 +10,7 @@
 //! backends; `strace.rs`, the strace backend; `isolate.rs`, `--isolate-network`.
 
 pub mod isolate;
+pub mod native;
 pub(crate) mod process;
 mod run;
 mod strace;
