@@ -2,6 +2,7 @@
 //! installed in the child.
 
 use super::arch;
+use super::bpf::{Action, Field, Program, To};
 use std::io;
 
 /// The calls the filter stops on (ioctl is filtered by request, see [`seccomp_filter`]).
@@ -59,130 +60,89 @@ pub(super) fn call_of(nr: u64) -> Option<Call> {
         .map(|(_, call)| *call)
 }
 
-pub(super) const SIOCGIFCONF: u32 = 0x8912;
-pub(super) const SIOCGIFADDR: u32 = 0x8915;
-
 /// The seccomp program: stop (`SECCOMP_RET_TRACE`) on the traced calls, on ioctl only
 /// for SIOCGIFCONF and SIOCGIFADDR (strace stopped on every ioctl to look at two), and on
 /// every call of another ABI, which the tracer reports as undecodable. With `notify`, the
 /// send calls go to the seccomp listener instead (`SECCOMP_RET_USER_NOTIF`).
 pub(super) fn seccomp_filter(notify: bool) -> Vec<libc::sock_filter> {
-    const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-    const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
-    const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
-    const RET_ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
-    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    const RET_TRACE: u32 = 0x7ff0_0000;
-    const RET_NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
-    // struct seccomp_data: nr at 0, arch at 4, args at 16; the low half of args[1] is at
-    // 24 on little-endian machines (the kernel reads ioctl's request as 32 bits).
-    const NR: u32 = 0;
-    const ARCH: u32 = 4;
-    const ARG0_LOW: u32 = 16;
-    const ARG1_LOW: u32 = 24;
-    const CLONE_UNTRACED: u32 = libc::CLONE_UNTRACED as u32;
-    const PR_SET_NAME: u32 = libc::PR_SET_NAME as u32;
-    const PTRACE_ATTACH: u32 = libc::PTRACE_ATTACH;
-    const PTRACE_SEIZE: u32 = 0x4206;
-    const SECCOMP_SET_MODE_FILTER: u32 = 1;
-    const NEW_LISTENER: u32 = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
-
-    // Jumps are relative, so the program is laid out first with symbolic targets.
-    #[derive(Clone, Copy)]
-    enum To {
-        Next,
-        Trace,
+    /// Where the argument checks are; `Trace`, `Notify`, `Enosys` and `Allow` are the
+    /// returns. BPF jumps only forward, so the argument checks' "no" (`Allow`) comes last.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    enum L {
         Ioctl,
-        Notify,
         Prctl,
         Clone,
         Ptrace,
         Seccomp,
+        Trace,
+        Notify,
         Enosys,
         Allow,
     }
-    let mut prog: Vec<(u16, u32, To, To)> = vec![(LD_ABS, ARCH, To::Next, To::Next)];
-    prog.push((JEQ, arch::AUDIT_ARCH, To::Next, To::Trace));
-    prog.push((LD_ABS, NR, To::Next, To::Next));
+    use To::{Label, Next};
+    let mut p = Program::new();
+    p.load(Field::Arch);
+    p.jump_eq(arch::AUDIT_ARCH, Next, Label(L::Trace));
+    p.load(Field::Nr);
     if let Some(bit) = arch::X32_BIT {
-        prog.push((JGE, bit, To::Trace, To::Next));
+        p.jump_ge(bit, Label(L::Trace), Next);
     }
     for (nr, call) in CALLS {
         let target = match call {
-            Call::Ioctl => To::Ioctl,
-            Call::Prctl => To::Prctl,
-            Call::Clone => To::Clone,
-            Call::Ptrace => To::Ptrace,
-            Call::Seccomp => To::Seccomp,
-            Call::Clone3 => To::Enosys,
-            Call::SendTo | Call::SendMsg | Call::SendMmsg if notify => To::Notify,
-            _ => To::Trace,
+            Call::Ioctl => L::Ioctl,
+            Call::Prctl => L::Prctl,
+            Call::Clone => L::Clone,
+            Call::Ptrace => L::Ptrace,
+            Call::Seccomp => L::Seccomp,
+            Call::Clone3 => L::Enosys,
+            Call::SendTo | Call::SendMsg | Call::SendMmsg if notify => L::Notify,
+            _ => L::Trace,
         };
-        prog.push((JEQ, nr as u32, target, To::Next));
+        p.jump_eq(nr as u32, Label(target), Next);
     }
-    prog.push((RET, RET_ALLOW, To::Next, To::Next));
-    let ioctl_at = prog.len();
-    prog.push((LD_ABS, ARG1_LOW, To::Next, To::Next));
-    prog.push((JEQ, SIOCGIFCONF, To::Trace, To::Next));
-    prog.push((JEQ, SIOCGIFADDR, To::Trace, To::Allow));
-    let prctl_at = prog.len();
-    prog.push((LD_ABS, ARG0_LOW, To::Next, To::Next));
-    prog.push((JEQ, PR_SET_NAME, To::Trace, To::Allow));
-    let clone_at = prog.len();
-    prog.push((LD_ABS, ARG0_LOW, To::Next, To::Next));
-    prog.push((JSET, CLONE_UNTRACED, To::Trace, To::Allow));
-    let ptrace_at = prog.len();
-    prog.push((LD_ABS, ARG0_LOW, To::Next, To::Next));
-    prog.push((JEQ, PTRACE_ATTACH, To::Trace, To::Next));
-    prog.push((JEQ, PTRACE_SEIZE, To::Trace, To::Allow));
-    let seccomp_at = prog.len();
-    prog.push((LD_ABS, ARG0_LOW, To::Next, To::Next));
-    prog.push((JEQ, SECCOMP_SET_MODE_FILTER, To::Next, To::Allow));
-    prog.push((LD_ABS, ARG1_LOW, To::Next, To::Next));
-    prog.push((JSET, NEW_LISTENER, To::Trace, To::Allow));
-    let trace_at = prog.len();
-    prog.push((RET, RET_TRACE, To::Next, To::Next));
-    let notify_at = prog.len();
-    prog.push((RET, RET_NOTIFY, To::Next, To::Next));
-    let enosys_at = prog.len();
-    prog.push((RET, RET_ENOSYS, To::Next, To::Next));
-    // The argument checks' "no": BPF jumps only forward, so it comes last.
-    let allow_at = prog.len();
-    prog.push((RET, RET_ALLOW, To::Next, To::Next));
-
-    let offset = |from: usize, to: To| -> u8 {
-        let target = match to {
-            To::Next => from + 1,
-            To::Trace => trace_at,
-            To::Ioctl => ioctl_at,
-            To::Notify => notify_at,
-            To::Prctl => prctl_at,
-            To::Clone => clone_at,
-            To::Ptrace => ptrace_at,
-            To::Seccomp => seccomp_at,
-            To::Enosys => enosys_at,
-            To::Allow => allow_at,
-        };
-        assert!(target > from, "seccomp jumps go forward");
-        u8::try_from(target - from - 1).expect("seccomp program fits relative jumps")
-    };
-    prog.iter()
-        .enumerate()
-        .map(|(i, &(code, k, jt, jf))| libc::sock_filter {
-            code,
-            jt: offset(i, jt),
-            jf: offset(i, jf),
-            k,
-        })
-        .collect()
+    p.ret(Action::Allow);
+    // The kernel reads ioctl's request, prctl's option and ptrace's request as 32 bits.
+    p.label(L::Ioctl);
+    p.load(Field::ArgLow(1));
+    p.jump_eq(libc::SIOCGIFCONF as u32, Label(L::Trace), Next);
+    p.jump_eq(libc::SIOCGIFADDR as u32, Label(L::Trace), Label(L::Allow));
+    p.label(L::Prctl);
+    p.load(Field::ArgLow(0));
+    p.jump_eq(libc::PR_SET_NAME as u32, Label(L::Trace), Label(L::Allow));
+    p.label(L::Clone);
+    p.load(Field::ArgLow(0));
+    p.jump_set(
+        libc::CLONE_UNTRACED as u32,
+        Label(L::Trace),
+        Label(L::Allow),
+    );
+    p.label(L::Ptrace);
+    p.load(Field::ArgLow(0));
+    p.jump_eq(libc::PTRACE_ATTACH, Label(L::Trace), Next);
+    p.jump_eq(libc::PTRACE_SEIZE, Label(L::Trace), Label(L::Allow));
+    p.label(L::Seccomp);
+    p.load(Field::ArgLow(0));
+    p.jump_eq(libc::SECCOMP_SET_MODE_FILTER, Next, Label(L::Allow));
+    p.load(Field::ArgLow(1));
+    p.jump_set(
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32,
+        Label(L::Trace),
+        Label(L::Allow),
+    );
+    p.label(L::Trace);
+    p.ret(Action::Trace);
+    p.label(L::Notify);
+    p.ret(Action::Notify);
+    p.label(L::Enosys);
+    p.ret(Action::Errno(libc::ENOSYS));
+    p.label(L::Allow);
+    p.ret(Action::Allow);
+    p.assemble()
 }
 
 /// Installs the filter in the child, between fork and exec: only system calls. Returns
 /// the listener descriptor when `listener` asks for one, else -1.
 pub(super) fn install_filter(prog: &[libc::sock_filter], listener: bool) -> io::Result<i32> {
-    const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -197,7 +157,7 @@ pub(super) fn install_filter(prog: &[libc::sock_filter], listener: bool) -> io::
         unsafe {
             libc::syscall(
                 libc::SYS_seccomp,
-                SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
                 flags,
                 &fprog as *const libc::sock_fprog,
             )

@@ -19,6 +19,7 @@
 //! x32) becomes a problem of the run.
 
 mod arch;
+mod bpf;
 mod decode;
 mod filter;
 mod kernel;

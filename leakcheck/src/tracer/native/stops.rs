@@ -2,7 +2,7 @@
 
 use super::arch;
 use super::decode::{write_c_string, write_errno, write_family, write_socket_type, Decoder};
-use super::filter::{call_of, Call, SIOCGIFADDR, SIOCGIFCONF};
+use super::filter::{call_of, Call};
 use super::kernel::{
     read_u32, resume, syscall_info, SyscallInfo, SYSCALL_INFO_EXIT, SYSCALL_INFO_SECCOMP,
 };
@@ -134,6 +134,8 @@ impl Session<'_, '_> {
                 return false;
             }
             Call::Ioctl => {
+                const SIOCGIFCONF: u32 = libc::SIOCGIFCONF as u32;
+                const SIOCGIFADDR: u32 = libc::SIOCGIFADDR as u32;
                 let request = match a[1] as u32 {
                     SIOCGIFCONF => "SIOCGIFCONF".to_string(),
                     SIOCGIFADDR => "SIOCGIFADDR".to_string(),
