@@ -26,4 +26,8 @@ mod imp {
     pub const X32_BIT: Option<u32> = None;
 }
 
-pub(super) use imp::*;
+pub(super) use imp::{AUDIT_ARCH, X32_BIT};
+
+/// Whether the native tracer runs here: on Linux x86_64 and aarch64, with glibc (libc
+/// defines `ptrace_syscall_info` for glibc targets only).
+pub(super) const SUPPORTED: bool = imp::SUPPORTED && cfg!(target_env = "gnu");

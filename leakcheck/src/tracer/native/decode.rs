@@ -5,6 +5,7 @@ use super::kernel::read_mem;
 use super::SocketInfo;
 use nix::unistd::Pid;
 use std::fmt::Write as _;
+use std::mem::{offset_of, size_of};
 
 pub(super) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
@@ -14,9 +15,32 @@ pub(super) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-pub(super) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(b.get(at..at + 8)?.try_into().ok()?))
+/// A pointer or `size_t` field.
+pub(super) fn word_at(b: &[u8], at: usize) -> Option<u64> {
+    const N: usize = size_of::<usize>();
+    Some(usize::from_ne_bytes(b.get(at..at + N)?.try_into().ok()?) as u64)
 }
+
+// Where the fields read here sit in the kernel's structures: libc's layout of them.
+const SIN_PORT: usize = offset_of!(libc::sockaddr_in, sin_port);
+const SIN_ADDR: usize = offset_of!(libc::sockaddr_in, sin_addr);
+const SIN6_PORT: usize = offset_of!(libc::sockaddr_in6, sin6_port);
+const SIN6_FLOWINFO: usize = offset_of!(libc::sockaddr_in6, sin6_flowinfo);
+const SIN6_ADDR: usize = offset_of!(libc::sockaddr_in6, sin6_addr);
+const SIN6_SCOPE_ID: usize = offset_of!(libc::sockaddr_in6, sin6_scope_id);
+const SUN_PATH: usize = offset_of!(libc::sockaddr_un, sun_path);
+const NL_PID: usize = offset_of!(libc::sockaddr_nl, nl_pid);
+const NL_GROUPS: usize = offset_of!(libc::sockaddr_nl, nl_groups);
+const SA_DATA: usize = offset_of!(libc::sockaddr, sa_data);
+const NLMSG_LEN: usize = offset_of!(libc::nlmsghdr, nlmsg_len);
+const NLMSG_TYPE: usize = offset_of!(libc::nlmsghdr, nlmsg_type);
+const MSG_NAME: usize = offset_of!(libc::msghdr, msg_name);
+const MSG_NAMELEN: usize = offset_of!(libc::msghdr, msg_namelen);
+const MSG_IOV: usize = offset_of!(libc::msghdr, msg_iov);
+const MSG_IOVLEN: usize = offset_of!(libc::msghdr, msg_iovlen);
+const MMSG_HDR: usize = offset_of!(libc::mmsghdr, msg_hdr);
+const IOV_BASE: usize = offset_of!(libc::iovec, iov_base);
+const IOV_LEN: usize = offset_of!(libc::iovec, iov_len);
 
 /// The name strace gives an address family; None for one it would print as a number.
 pub(super) fn family_name(family: u16) -> Option<&'static str> {
@@ -81,28 +105,30 @@ pub(super) fn write_sockaddr(out: &mut String, b: &[u8]) {
     out.push_str("{sa_family=");
     write_family(out, family);
     match family as i32 {
-        libc::AF_INET if b.len() >= 8 => {
-            let port = u16::from_be_bytes([b[2], b[3]]);
-            let ip = std::net::Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+        libc::AF_INET if b.len() >= SIN_ADDR + 4 => {
+            let port = u16::from_be_bytes([b[SIN_PORT], b[SIN_PORT + 1]]);
+            let a = &b[SIN_ADDR..SIN_ADDR + 4];
+            let ip = std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]);
             let _ = write!(
                 out,
                 ", sin_port=htons({port}), sin_addr=inet_addr(\"{ip}\")"
             );
         }
-        libc::AF_INET6 if b.len() >= 24 => {
-            let port = u16::from_be_bytes([b[2], b[3]]);
-            let flow = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+        libc::AF_INET6 if b.len() >= SIN6_ADDR + 16 => {
+            let port = u16::from_be_bytes([b[SIN6_PORT], b[SIN6_PORT + 1]]);
+            let f = &b[SIN6_FLOWINFO..SIN6_FLOWINFO + 4];
+            let flow = u32::from_be_bytes([f[0], f[1], f[2], f[3]]);
             let mut octets = [0u8; 16];
-            octets.copy_from_slice(&b[8..24]);
+            octets.copy_from_slice(&b[SIN6_ADDR..SIN6_ADDR + 16]);
             let ip = std::net::Ipv6Addr::from(octets);
-            let scope = u32_at(b, 24).unwrap_or(0);
+            let scope = u32_at(b, SIN6_SCOPE_ID).unwrap_or(0);
             let _ = write!(
                 out,
                 ", sin6_port=htons({port}), sin6_flowinfo=htonl({flow}), inet_pton(AF_INET6, \"{ip}\", &sin6_addr), sin6_scope_id={scope}"
             );
         }
         libc::AF_UNIX => {
-            let path = &b[2..];
+            let path = &b[SUN_PATH..];
             if path.is_empty() {
                 // An unnamed socket: strace prints the family alone.
             } else if path[0] == 0 {
@@ -115,14 +141,14 @@ pub(super) fn write_sockaddr(out: &mut String, b: &[u8]) {
             }
         }
         libc::AF_NETLINK => {
-            let pid = u32_at(b, 4).unwrap_or(0);
-            let groups = u32_at(b, 8).unwrap_or(0);
+            let pid = u32_at(b, NL_PID).unwrap_or(0);
+            let groups = u32_at(b, NL_GROUPS).unwrap_or(0);
             let _ = write!(out, ", nl_pid={pid}, nl_groups={groups:08x}");
         }
         libc::AF_INET | libc::AF_INET6 => {}
         _ => {
             out.push_str(", sa_data=");
-            write_c_string(out, &b[2..]);
+            write_c_string(out, &b[SA_DATA..]);
         }
     }
     out.push('}');
@@ -136,7 +162,9 @@ pub(super) fn write_socket_type(out: &mut String, ty: u64) {
         libc::SOCK_RAW => out.push_str("SOCK_RAW"),
         libc::SOCK_RDM => out.push_str("SOCK_RDM"),
         libc::SOCK_SEQPACKET => out.push_str("SOCK_SEQPACKET"),
-        6 => out.push_str("SOCK_DCCP"),
+        libc::SOCK_DCCP => out.push_str("SOCK_DCCP"),
+        // libc deprecates its SOCK_PACKET (the obsolete packet interface; AF_PACKET
+        // replaced it).
         10 => out.push_str("SOCK_PACKET"),
         _ => {
             let _ = write!(out, "{base:#x} /* SOCK_??? */");
@@ -158,16 +186,16 @@ pub(super) fn write_netlink(out: &mut String, b: &[u8], protocol: Option<i32>) {
     out.push('[');
     let mut at = 0;
     let mut first = true;
-    while let (Some(len), Some(ty)) = (u32_at(b, at), u16_at(b, at + 4)) {
+    while let (Some(len), Some(ty)) = (u32_at(b, at + NLMSG_LEN), u16_at(b, at + NLMSG_TYPE)) {
         if !first {
             out.push_str(", ");
         }
         first = false;
         let _ = write!(out, "{{nlmsg_len={len}, nlmsg_type=");
         match (protocol, ty) {
-            (Some(libc::NETLINK_ROUTE), 0x12) => out.push_str("RTM_GETLINK"),
-            (Some(libc::NETLINK_ROUTE), 0x16) => out.push_str("RTM_GETADDR"),
-            (Some(libc::NETLINK_ROUTE), 0x1a) => out.push_str("RTM_GETROUTE"),
+            (Some(libc::NETLINK_ROUTE), libc::RTM_GETLINK) => out.push_str("RTM_GETLINK"),
+            (Some(libc::NETLINK_ROUTE), libc::RTM_GETADDR) => out.push_str("RTM_GETADDR"),
+            (Some(libc::NETLINK_ROUTE), libc::RTM_GETROUTE) => out.push_str("RTM_GETROUTE"),
             (Some(libc::NETLINK_ROUTE) | None, _) => {
                 let _ = write!(out, "{ty:#x}");
             }
@@ -176,9 +204,9 @@ pub(super) fn write_netlink(out: &mut String, b: &[u8], protocol: Option<i32>) {
             }
         }
         out.push_str(", ...}");
-        // Messages are 4-byte aligned; a bogus length ends the walk.
+        // Messages are 4-byte aligned (NLMSG_ALIGN); a bogus length ends the walk.
         let step = (len as usize + 3) & !3;
-        if step < 16 {
+        if step < size_of::<libc::nlmsghdr>() {
             break;
         }
         at += step;
@@ -283,10 +311,10 @@ impl Decoder {
         socket: Option<SocketInfo>,
     ) {
         let (Some(name), Some(namelen), Some(iov), Some(iovlen)) = (
-            u64_at(hdr, 0),
-            u32_at(hdr, 8),
-            u64_at(hdr, 16),
-            u64_at(hdr, 24),
+            word_at(hdr, MSG_NAME),
+            u32_at(hdr, MSG_NAMELEN),
+            word_at(hdr, MSG_IOV),
+            word_at(hdr, MSG_IOVLEN),
         ) else {
             out.push_str("{???}");
             return;
@@ -296,9 +324,12 @@ impl Decoder {
         let _ = write!(out, ", msg_namelen={namelen}, msg_iov=");
         let is_netlink = self.is_netlink_addr(pid, name)
             || socket.is_some_and(|s| s.family as i32 == libc::AF_NETLINK);
-        if is_netlink && iovlen > 0 && read_mem(pid, iov, 16, &mut self.scratch).is_some() {
-            let base = u64_at(&self.scratch, 0).unwrap_or(0);
-            let len = u64_at(&self.scratch, 8).unwrap_or(0);
+        if is_netlink
+            && iovlen > 0
+            && read_mem(pid, iov, size_of::<libc::iovec>(), &mut self.scratch).is_some()
+        {
+            let base = word_at(&self.scratch, IOV_BASE).unwrap_or(0);
+            let len = word_at(&self.scratch, IOV_LEN).unwrap_or(0);
             out.push_str("[{iov_base=");
             self.write_payload(pid, out, base, len, socket, true);
             let _ = write!(out, ", iov_len={len}}}]");
@@ -339,7 +370,7 @@ impl Decoder {
             Call::SendMsg => {
                 let _ = write!(text, "sendmsg({fd}, ");
                 let mut hdr = std::mem::take(&mut self.scratch2);
-                if read_mem(pid, a[1], 56, &mut hdr).is_some() {
+                if read_mem(pid, a[1], size_of::<libc::msghdr>(), &mut hdr).is_some() {
                     self.write_msghdr(pid, text, &hdr, socket);
                 } else {
                     let _ = write!(text, "{:#x}", a[1]);
@@ -350,8 +381,8 @@ impl Decoder {
             Call::SendMmsg => {
                 let _ = write!(text, "sendmmsg({fd}, ");
                 // The kernel sends at most UIO_MAXIOV messages per call.
-                let vlen = (a[2] as u32).min(1024) as usize;
-                const MMSGHDR: usize = 64;
+                let vlen = (a[2] as u32).min(libc::UIO_MAXIOV as u32) as usize;
+                const MMSGHDR: usize = size_of::<libc::mmsghdr>();
                 let mut vec = Vec::new();
                 if read_mem(pid, a[1], vlen * MMSGHDR, &mut vec).is_some() {
                     text.push('[');
@@ -360,7 +391,8 @@ impl Decoder {
                             text.push_str(", ");
                         }
                         text.push_str("{msg_hdr=");
-                        let hdr = &vec[i * MMSGHDR..i * MMSGHDR + 56];
+                        let at = i * MMSGHDR + MMSG_HDR;
+                        let hdr = &vec[at..at + size_of::<libc::msghdr>()];
                         self.write_msghdr(pid, text, hdr, socket);
                         text.push('}');
                     }

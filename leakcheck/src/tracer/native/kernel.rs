@@ -7,38 +7,78 @@ use nix::unistd::Pid;
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// `struct ptrace_syscall_info` (Linux 5.3).
-#[repr(C)]
-#[derive(Default)]
-pub(super) struct SyscallInfo {
-    pub(super) op: u8,
-    pub(super) _pad: [u8; 3],
-    pub(super) arch: u32,
-    pub(super) _instruction_pointer: u64,
-    pub(super) _stack_pointer: u64,
-    /// entry/seccomp: nr, args[6] (and ret_data); exit: rval, is_error.
-    pub(super) data: [u64; 8],
+/// What `PTRACE_GET_SYSCALL_INFO` (Linux 5.3) says about a stopped tracee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SyscallInfo {
+    /// A seccomp stop: the call at entry.
+    Seccomp {
+        /// Its audit architecture.
+        arch: u32,
+        /// Its number.
+        nr: u64,
+        /// Its arguments.
+        args: [u64; 6],
+    },
+    /// A syscall-exit stop: the call's result.
+    Exit {
+        /// The return value (a negated errno when `is_error`).
+        rval: i64,
+        /// The call failed.
+        is_error: bool,
+    },
+    /// Another kind of stop (`op`, e.g. `PTRACE_SYSCALL_INFO_ENTRY`).
+    Other(u8),
 }
 
-pub(super) const PTRACE_GET_SYSCALL_INFO: libc::c_uint = 0x420e;
-pub(super) const SYSCALL_INFO_EXIT: u8 = 2;
-pub(super) const SYSCALL_INFO_SECCOMP: u8 = 3;
+impl SyscallInfo {
+    /// The kernel's name of the stop kind (`op`).
+    pub(super) fn op(&self) -> u8 {
+        match self {
+            SyscallInfo::Seccomp { .. } => libc::PTRACE_SYSCALL_INFO_SECCOMP,
+            SyscallInfo::Exit { .. } => libc::PTRACE_SYSCALL_INFO_EXIT,
+            SyscallInfo::Other(op) => *op,
+        }
+    }
+}
 
+#[cfg(target_env = "gnu")]
 pub(super) fn syscall_info(pid: Pid) -> io::Result<SyscallInfo> {
-    let mut info = SyscallInfo::default();
+    // SAFETY: plain data, for which all zeroes is a value.
+    let mut info: libc::ptrace_syscall_info = unsafe { std::mem::zeroed() };
     // SAFETY: the kernel writes at most `size_of` bytes into `info`.
     let n = unsafe {
         libc::ptrace(
-            PTRACE_GET_SYSCALL_INFO,
+            libc::PTRACE_GET_SYSCALL_INFO,
             pid.as_raw(),
-            std::mem::size_of::<SyscallInfo>(),
-            &mut info as *mut SyscallInfo,
+            std::mem::size_of::<libc::ptrace_syscall_info>(),
+            &mut info as *mut libc::ptrace_syscall_info,
         )
     };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(info)
+    // SAFETY: `op` says which member of the union the kernel filled.
+    Ok(unsafe {
+        match info.op {
+            libc::PTRACE_SYSCALL_INFO_SECCOMP => SyscallInfo::Seccomp {
+                arch: info.arch,
+                nr: info.u.seccomp.nr,
+                args: info.u.seccomp.args,
+            },
+            libc::PTRACE_SYSCALL_INFO_EXIT => SyscallInfo::Exit {
+                rval: info.u.exit.sval,
+                is_error: info.u.exit.is_error != 0,
+            },
+            op => SyscallInfo::Other(op),
+        }
+    })
+}
+
+/// libc defines `ptrace_syscall_info` for glibc targets only; the native tracer does not
+/// run elsewhere (see `arch::SUPPORTED`).
+#[cfg(not(target_env = "gnu"))]
+pub(super) fn syscall_info(_pid: Pid) -> io::Result<SyscallInfo> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Resumes a stopped tracee, delivering `signal` (0 for none). Raw, because nix's
@@ -101,38 +141,17 @@ pub(super) fn copy_fd(pid: i32, fd: i32) -> Option<Listener> {
         // Linux 6.6: wake the supervisor on the caller's CPU and switch to it directly.
         // Without it a notification costs a cross-CPU wake-up each way (65 µs against
         // 7 µs on a 2-vCPU VM); older kernels refuse it and simply run slower.
-        let sync = libc::ioctl(listener.as_raw_fd(), NOTIF_SET_FLAGS, NOTIF_FD_SYNC_WAKE_UP) == 0;
+        let sync = libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+            NOTIF_FD_SYNC_WAKE_UP,
+        ) == 0;
         Some(Listener { fd: listener, sync })
     }
 }
 
-/// `struct seccomp_notif`
-#[repr(C)]
-#[derive(Default)]
-pub(super) struct Notif {
-    pub(super) id: u64,
-    pub(super) pid: u32,
-    pub(super) flags: u32,
-    pub(super) nr: i32,
-    pub(super) arch: u32,
-    pub(super) instruction_pointer: u64,
-    pub(super) args: [u64; 6],
-}
-
-/// `struct seccomp_notif_resp`
-#[repr(C)]
-pub(super) struct NotifResp {
-    pub(super) id: u64,
-    pub(super) val: i64,
-    pub(super) error: i32,
-    pub(super) flags: u32,
-}
-
-pub(super) const NOTIF_RECV: libc::c_ulong = 0xc050_2100;
-pub(super) const NOTIF_SEND: libc::c_ulong = 0xc018_2101;
-pub(super) const NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
-pub(super) const NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
-pub(super) const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6), which libc 0.2.191 lacks.
+const NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
 
 /// Whether the filter has no user left (every traced task is gone).
 pub(super) fn hung_up(listener: &OwnedFd) -> bool {
@@ -147,13 +166,39 @@ pub(super) fn hung_up(listener: &OwnedFd) -> bool {
 }
 
 /// Takes the next notification, waiting for one; Err holds the errno.
-pub(super) fn receive(listener: &OwnedFd) -> Result<Notif, i32> {
-    let mut req = Notif::default();
-    // SAFETY: the kernel fills `req`, which it requires zeroed.
-    let r = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_RECV, &mut req as *mut Notif) };
+pub(super) fn receive(listener: &OwnedFd) -> Result<libc::seccomp_notif, i32> {
+    // SAFETY: plain data, for which all zeroes is a value (the kernel wants it zeroed).
+    let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: the kernel fills `req`.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_RECV,
+            &mut req as *mut libc::seccomp_notif,
+        )
+    };
     if r == 0 {
         Ok(req)
     } else {
         Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+}
+
+/// Lets the notified call `id` go on as if no filter had stopped it. A caller that is
+/// gone meanwhile (ENOENT) is no error: its attempt was reported all the same.
+pub(super) fn let_continue(listener: &OwnedFd, id: u64) {
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    };
+    // SAFETY: the kernel reads `resp`.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND,
+            &resp as *const libc::seccomp_notif_resp,
+        );
     }
 }

@@ -3,9 +3,7 @@
 
 use super::decode::Decoder;
 use super::filter::{call_of, Call};
-use super::kernel::{
-    copy_fd, hung_up, receive, Listener, Notif, NotifResp, NOTIF_SEND, USER_NOTIF_FLAG_CONTINUE,
-};
+use super::kernel::{copy_fd, hung_up, let_continue, receive, Listener};
 use super::Shared;
 use nix::unistd::Pid;
 use std::fmt::Write as _;
@@ -29,7 +27,7 @@ pub(super) fn take_listener(hand: io::PipeReader, ack: io::PipeWriter) -> Option
 /// call go on.
 pub(super) fn answer(
     listener: &OwnedFd,
-    req: &Notif,
+    req: &libc::seccomp_notif,
     shared: &Shared,
     decoder: &mut Decoder,
     text: &mut String,
@@ -37,14 +35,14 @@ pub(super) fn answer(
 ) {
     let pid = Pid::from_raw(req.pid as i32);
     text.clear();
-    match call_of(req.nr as u64) {
+    match call_of(req.data.nr as u64) {
         Some(call @ (Call::SendTo | Call::SendMsg | Call::SendMmsg)) => {
-            let socket = shared.socket(pid, req.args[0]);
-            decoder.send_text(pid, call, &req.args, socket, text);
+            let socket = shared.socket(pid, req.data.args[0]);
+            decoder.send_text(pid, call, &req.data.args, socket, text);
         }
         _ => shared.problem(format!(
             "unexpected seccomp notification for system call {}",
-            req.nr
+            req.data.nr
         )),
     }
     // The line is written while the call waits: the judge may look the sender's
@@ -55,17 +53,7 @@ pub(super) fn answer(
         let _ = write!(line, "{pid} {text} = ?");
         shared.emit(line);
     }
-    let resp = NotifResp {
-        id: req.id,
-        val: 0,
-        error: 0,
-        flags: USER_NOTIF_FLAG_CONTINUE,
-    };
-    // SAFETY: the kernel reads `resp`. ENOENT means the caller is gone; its attempt is
-    // reported all the same.
-    unsafe {
-        libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &resp as *const NotifResp);
-    }
+    let_continue(listener, req.id);
 }
 
 /// Answers seccomp notifications (the send calls) until the trace is over: reads the

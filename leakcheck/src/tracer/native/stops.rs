@@ -3,9 +3,7 @@
 use super::arch;
 use super::decode::{write_c_string, write_errno, write_family, write_socket_type, Decoder};
 use super::filter::{call_of, Call};
-use super::kernel::{
-    read_u32, resume, syscall_info, SyscallInfo, SYSCALL_INFO_EXIT, SYSCALL_INFO_SECCOMP,
-};
+use super::kernel::{read_u32, resume, syscall_info, SyscallInfo};
 use super::{Shared, SocketInfo};
 use crate::leftover;
 use crate::tracer::ProgramStatus;
@@ -82,21 +80,16 @@ impl Session<'_, '_> {
     }
 
     /// A seccomp stop: the call is at entry. Returns whether to see its exit.
-    pub(super) fn on_entry(&mut self, pid: Pid, info: &SyscallInfo) -> bool {
-        if info.arch != arch::AUDIT_ARCH
-            || arch::X32_BIT.is_some_and(|bit| info.data[0] as u32 & bit != 0)
-        {
+    pub(super) fn on_entry(&mut self, pid: Pid, arch: u32, nr: u64, a: [u64; 6]) -> bool {
+        if arch != arch::AUDIT_ARCH || arch::X32_BIT.is_some_and(|bit| nr as u32 & bit != 0) {
             self.problem(format!(
-                "pid {pid} made a system call of another ABI (arch {:#x}, nr {}), which the native tracer does not decode; run with LEAKCHECK_TRACER=strace",
-                info.arch, info.data[0]
+                "pid {pid} made a system call of another ABI (arch {arch:#x}, nr {nr}), which the native tracer does not decode; run with LEAKCHECK_TRACER=strace"
             ));
             return false;
         }
-        let Some(call) = call_of(info.data[0]) else {
+        let Some(call) = call_of(nr) else {
             return false;
         };
-        let mut a = [0u64; 6];
-        a.copy_from_slice(&info.data[1..7]);
         let mut text = String::with_capacity(160);
         let fd = a[0] as i32;
         match call {
@@ -211,8 +204,8 @@ impl Session<'_, '_> {
         let Some(mut pending) = self.tracees.get_mut(&pid).and_then(|t| t.pending.take()) else {
             return;
         };
-        let (rval, is_error) = if info.op == SYSCALL_INFO_EXIT {
-            (info.data[0] as i64, info.data[1] & 0xff != 0)
+        let (rval, is_error) = if let SyscallInfo::Exit { rval, is_error } = *info {
+            (rval, is_error)
         } else {
             self.emit(pid, &pending.text, "?");
             return;
@@ -369,11 +362,13 @@ impl Session<'_, '_> {
             }
             libc::PTRACE_EVENT_SECCOMP => {
                 let see_exit = match syscall_info(pid) {
-                    Ok(info) if info.op == SYSCALL_INFO_SECCOMP => self.on_entry(pid, &info),
+                    Ok(SyscallInfo::Seccomp { arch, nr, args }) => {
+                        self.on_entry(pid, arch, nr, args)
+                    }
                     Ok(info) => {
                         self.problem(format!(
                             "unexpected stop kind {} at a seccomp stop",
-                            info.op
+                            info.op()
                         ));
                         false
                     }
