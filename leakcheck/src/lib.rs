@@ -12,14 +12,19 @@ pub mod kind;
 #[doc(hidden)]
 pub mod leak_free;
 pub mod leftover;
-pub mod parser;
 pub mod policy;
 pub mod ports;
 pub mod report;
+pub mod syntax;
 pub mod tracer;
 pub mod verdict;
 
 pub use tracer::{isolate, native};
+
+/// The trace parser, by its former path: now part of [`syntax`].
+pub mod parser {
+    pub use crate::syntax::{parse_string, split_pid, ParseError, Parser};
+}
 
 pub use event::{Event, SockAddr};
 pub use kind::{Kind, Severity};

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::kind::Kind;
-use crate::parser::Parser;
 use crate::policy::PolicyConfig;
+use crate::syntax::Parser;
 use crate::verdict::{FindingSeverity, Verdict, VerdictKind};
 
 fn policy(allow: &[&str], ip: bool) -> Policy {

@@ -125,7 +125,7 @@ impl Tracer for StraceBackend {
                 // running has a grace period (see `leftover`).
                 let mut root = None;
                 let mut track = |line: &str| {
-                    let (tid, rest) = crate::parser::split_pid(line);
+                    let (tid, rest) = crate::syntax::split_pid(line);
                     if rest.starts_with("+++ exited with") || rest.starts_with("+++ killed by") {
                         tasks.ended(tid);
                         if root == Some(tid) {

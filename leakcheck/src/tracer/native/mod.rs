@@ -269,7 +269,7 @@ mod tests {
     use super::decode::{write_c_string, write_netlink, write_sockaddr};
     use super::filter::seccomp_filter;
     use crate::event::{EventKind, SockAddr};
-    use crate::parser::Parser;
+    use crate::syntax::Parser;
 
     fn parse(line: &str) -> EventKind {
         let mut out = Vec::new();

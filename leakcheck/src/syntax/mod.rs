@@ -1,0 +1,27 @@
+//! strace's syntax, read and written in one place.
+//!
+//! The strace backend's text is parsed here into [`Event`](crate::event::Event)s; the
+//! native tracer's lines are written in the same syntax (for `LEAKCHECK_KEEP_TRACE`, and
+//! for the `trace` field a finding quotes), so a kept trace can be replayed.
+//!
+//! Files: `parse.rs` (the streaming [`Parser`]: lines, notices, split calls), `call.rs`
+//! (one call's text into an event), `sockaddr.rs` (socket addresses), `lex.rs` (strace's
+//! text structures: C strings, nesting, `key=value` fields).
+//!
+//! The parser picks destinations by system call name and argument position, never by
+//! scanning a whole line for `{sa_family=`: payload strings, `ioctl` and `recvfrom`
+//! lines carry text that looks like addresses. Strings are skipped by honouring strace's
+//! C escapes, so a payload cannot forge an address field.
+//!
+//! A line it does not understand is an error, never a silent skip: the caller turns it
+//! into an `unverified` verdict.
+
+mod call;
+mod lex;
+mod parse;
+mod sockaddr;
+#[cfg(test)]
+mod tests;
+
+pub use lex::parse_string;
+pub use parse::{split_pid, ParseError, Parser};
