@@ -22,7 +22,7 @@ mod sockets;
 mod tests;
 
 use crate::attribution::Tasks;
-use crate::event::{Event, EventKind, ProcessEnd};
+use crate::event::{Event, EventKind, NetlinkType, ProcessEnd};
 use crate::kind::Kind;
 use crate::policy::Policy;
 use crate::syntax::ParseError;
@@ -146,9 +146,9 @@ impl Judge {
                 fd,
             } => {
                 if let Some(fd) = fd {
-                    self.new_socket(pid, *fd, family, sock_type, protocol);
+                    self.new_socket(pid, *fd, *family, *sock_type, *protocol);
                 }
-                self.judge_socket(event, line, family, sock_type);
+                self.judge_socket(event, line, *family, *sock_type);
             }
             EventKind::Connect { fd, addr, ok } => self.judge_connect(event, line, *fd, addr, *ok),
             EventKind::Send {
@@ -167,12 +167,11 @@ impl Judge {
                         self.trace_text(event, line)
                     ));
                 }
-                // 0x16 is RTM_GETADDR as strace prints it when it cannot tell the
-                // netlink protocol of the socket (an unbound socket).
-                if netlink_types
-                    .iter()
-                    .any(|t| t == "RTM_GETADDR" || t == "0x16")
-                {
+                // A bare 0x16 may be RTM_GETADDR: strace prints a bare number when it
+                // cannot tell the netlink protocol of the socket (an unbound socket).
+                if netlink_types.iter().any(|t| {
+                    matches!(t, NetlinkType::Route(ty) | NetlinkType::Bare(ty) if *ty == libc::RTM_GETADDR)
+                }) {
                     self.report(
                         event,
                         line,
@@ -226,7 +225,7 @@ impl Judge {
             EventKind::SocketPair { family, fds } => {
                 if let Some((a, b)) = fds {
                     for fd in [*a, *b] {
-                        self.new_socket(pid, fd, family, "", "");
+                        self.new_socket(pid, fd, *family, None, None);
                     }
                 }
             }
@@ -241,7 +240,9 @@ impl Judge {
                 }
             }
             EventKind::Ioctl { request } => {
-                if request == "SIOCGIFCONF" || request == "SIOCGIFADDR" {
+                const SIOCGIFCONF: u32 = libc::SIOCGIFCONF as u32;
+                const SIOCGIFADDR: u32 = libc::SIOCGIFADDR as u32;
+                if matches!(request, Some(SIOCGIFCONF | SIOCGIFADDR)) {
                     self.report(
                         event,
                         line,
@@ -253,8 +254,14 @@ impl Judge {
                 }
             }
             EventKind::IoUring { call } => {
-                let call = call.clone();
-                self.report(event, line, Kind::Untraceable, None, &call, Target::None);
+                self.report(
+                    event,
+                    line,
+                    Kind::Untraceable,
+                    None,
+                    call.as_str(),
+                    Target::None,
+                );
             }
             EventKind::Exec { ok, .. } => {
                 if Some(pid) == self.root.pid && *ok {
@@ -270,15 +277,10 @@ impl Judge {
             }
             EventKind::Spawn { child, thread } => self.tasks.spawned(pid, *child, *thread),
             EventKind::SetName(name) => self.tasks.named(pid, name),
-            EventKind::Escape(why) => {
+            EventKind::Escape { call, why } => {
                 let text = self.trace_text(event, line);
-                let call = text
-                    .split_once(' ')
-                    .and_then(|(_, c)| c.split_once('('))
-                    .map_or("?", |(name, _)| name)
-                    .to_string();
                 self.problem(format!("{why}: {text}"));
-                self.report(event, line, Kind::Untraceable, None, &call, Target::None);
+                self.report(event, line, Kind::Untraceable, None, call, Target::None);
             }
             EventKind::Lost(why) => {
                 let why = why.clone();

@@ -9,9 +9,13 @@ use super::Judge;
 use crate::event::{Event, SockAddr};
 use crate::kind::Kind;
 
-/// Socket families that cannot reach the network.
-pub(super) const LOCAL_FAMILIES: [&str; 5] =
-    ["AF_UNIX", "AF_LOCAL", "AF_NETLINK", "AF_ALG", "AF_UNSPEC"];
+/// Socket families that cannot reach the network (AF_LOCAL is AF_UNIX).
+const LOCAL_FAMILIES: [i32; 4] = [
+    libc::AF_UNIX,
+    libc::AF_NETLINK,
+    libc::AF_ALG,
+    libc::AF_UNSPEC,
+];
 
 /// What a socket is, as far as the trace shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -36,6 +40,18 @@ pub(super) enum Family {
     Other,
 }
 
+impl Family {
+    /// The class of an address family (None: a name the trace gave without a number).
+    fn of(family: Option<i32>) -> Family {
+        match family {
+            Some(libc::AF_INET) => Family::Inet,
+            Some(libc::AF_INET6) => Family::Inet6,
+            Some(f) if LOCAL_FAMILIES.contains(&f) => Family::Local,
+            _ => Family::Other,
+        }
+    }
+}
+
 /// What the judge knows of one descriptor, from the trace.
 #[derive(Debug, Clone, Default)]
 pub(super) struct SocketState {
@@ -55,20 +71,22 @@ impl Judge {
         &mut self,
         event: &Event,
         line: &str,
-        family: &str,
-        sock_type: &str,
+        family: Option<i32>,
+        sock_type: Option<i32>,
     ) {
-        let family_name = family.split_whitespace().next().unwrap_or(family);
-        let raw_type = sock_type.contains("SOCK_RAW") || sock_type.contains("SOCK_PACKET");
-        match family_name {
-            "AF_INET" | "AF_INET6" if raw_type => {
+        const SOCK_PACKET: i32 = 10;
+        let raw_type = matches!(sock_type, Some(libc::SOCK_RAW | SOCK_PACKET));
+        match Family::of(family) {
+            Family::Inet | Family::Inet6 if raw_type => {
                 self.report(event, line, Kind::RawSocket, None, "socket", Target::None)
             }
-            "AF_INET" | "AF_INET6" => {
+            Family::Inet | Family::Inet6 => {
                 self.report(event, line, Kind::IpSocket, None, "socket", Target::None);
             }
-            f if LOCAL_FAMILIES.contains(&f) => {}
-            _ => self.report(event, line, Kind::RawSocket, None, "socket", Target::None),
+            Family::Local => {}
+            Family::Other => {
+                self.report(event, line, Kind::RawSocket, None, "socket", Target::None)
+            }
         }
     }
 
@@ -78,17 +96,11 @@ impl Judge {
         &mut self,
         pid: u32,
         fd: i32,
-        family: &str,
-        sock_type: &str,
-        protocol: &str,
+        family: Option<i32>,
+        sock_type: Option<i32>,
+        protocol: Option<i32>,
     ) {
-        let family_name = family.split_whitespace().next().unwrap_or(family);
-        let family = match family_name {
-            "AF_INET" => Family::Inet,
-            "AF_INET6" => Family::Inet6,
-            f if LOCAL_FAMILIES.contains(&f) => Family::Local,
-            _ => Family::Other,
-        };
+        let family = Family::of(family);
         let transport = match family {
             Family::Inet | Family::Inet6 => ip_transport(sock_type, protocol),
             _ => Transport::Other,
@@ -186,17 +198,14 @@ impl Judge {
     }
 }
 
-/// The transport of an AF_INET/AF_INET6 socket from socket()'s type and protocol, as
-/// strace (`SOCK_STREAM|SOCK_CLOEXEC`, `IPPROTO_TCP`) or the native tracer (`6`) writes
-/// them.
-pub(super) fn ip_transport(sock_type: &str, protocol: &str) -> Transport {
-    let base = sock_type.split('|').next().unwrap_or("").trim();
-    let protocol = protocol.trim();
-    match base {
-        "SOCK_STREAM" if matches!(protocol, "0" | "IPPROTO_IP" | "6" | "IPPROTO_TCP") => {
+/// The transport of an AF_INET/AF_INET6 socket from socket()'s type and protocol
+/// (protocol 0 is the type's default).
+pub(super) fn ip_transport(sock_type: Option<i32>, protocol: Option<i32>) -> Transport {
+    match (sock_type, protocol) {
+        (Some(libc::SOCK_STREAM), Some(libc::IPPROTO_IP | libc::IPPROTO_TCP)) => {
             Transport::Ip(Proto::Tcp)
         }
-        "SOCK_DGRAM" if matches!(protocol, "0" | "IPPROTO_IP" | "17" | "IPPROTO_UDP") => {
+        (Some(libc::SOCK_DGRAM), Some(libc::IPPROTO_IP | libc::IPPROTO_UDP)) => {
             Transport::Ip(Proto::Udp)
         }
         _ => Transport::Other,

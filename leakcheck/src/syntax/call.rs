@@ -3,8 +3,9 @@
 use super::lex::{
     field, matching_close, parse_string, skip_string, split_top_level, struct_fields,
 };
+use super::names;
 use super::sockaddr::{msghdr_name, parse_send_sockaddr, parse_sockaddr};
-use crate::event::{Event, EventKind, SendCall, SockAddr};
+use crate::event::{Event, EventKind, IoUringCall, NetlinkType, SendCall, SockAddr};
 
 /// The return value part of a line: `= 0`, `= -1 ENOENT (...)`, `= ?`.
 pub(super) struct Return<'a> {
@@ -60,11 +61,11 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
     if !ret.well_formed() {
         return Err(format!("`{ret_text}` is not a return value strace writes"));
     }
-    if !KNOWN_CALLS.contains(&name) {
-        // The tracers write only the calls they trace: anything else is a corrupted or
-        // forged line, and dropping it could drop a leak.
+    // The tracers write only the calls they trace: anything else is a corrupted or
+    // forged line, and dropping it could drop a leak.
+    let Some(name) = KNOWN_CALLS.iter().copied().find(|known| *known == name) else {
         return Err(format!("`{name}` is not a system call leakcheck traces"));
-    }
+    };
     let args = split_top_level(args_text, ',');
     let arg = |i: usize| -> Result<&str, String> {
         args.get(i)
@@ -88,9 +89,9 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
             return Err(format!("socket() with arguments strace does not write: {args_text}"))
         }
         "socket" => EventKind::Socket {
-            family: arg(0)?.to_string(),
-            sock_type: arg(1)?.to_string(),
-            protocol: arg(2)?.to_string(),
+            family: names::family(arg(0)?),
+            sock_type: names::socket_type(arg(1)?),
+            protocol: names::protocol(arg(2)?),
             fd: if ret.ok() {
                 ret.number().and_then(|n| i32::try_from(n).ok())
             } else {
@@ -205,9 +206,10 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
             };
             let flag_set: Vec<&str> = flags.split('|').map(str::trim).collect();
             if flag_set.contains(&"CLONE_UNTRACED") {
-                EventKind::Escape(format!(
-                    "{name}() with CLONE_UNTRACED: the new task is not traced"
-                ))
+                EventKind::Escape {
+                    call: name,
+                    why: format!("{name}() with CLONE_UNTRACED: the new task is not traced"),
+                }
             } else {
                 match ret.number().and_then(|n| u32::try_from(n).ok()) {
                     Some(child) if ret.ok() && child > 0 => EventKind::Spawn {
@@ -223,19 +225,23 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
             None => EventKind::Nothing,
         },
         "ptrace" if matches!(arg(0)?, "PTRACE_ATTACH" | "PTRACE_SEIZE") => {
-            EventKind::Escape(format!(
-                "the program traces another process itself ({}): that process's calls are hidden from leakcheck",
-                arg(0)?
-            ))
+            EventKind::Escape {
+                call: name,
+                why: format!(
+                    "the program traces another process itself ({}): that process's calls are hidden from leakcheck",
+                    arg(0)?
+                ),
+            }
         }
         "seccomp"
             if arg(0)? == "SECCOMP_SET_MODE_FILTER"
                 && arg(1)?.contains("SECCOMP_FILTER_FLAG_NEW_LISTENER") =>
         {
-            EventKind::Escape(
-                "the program installs a seccomp filter with its own listener, which can hide its calls from the tracer"
+            EventKind::Escape {
+                call: name,
+                why: "the program installs a seccomp filter with its own listener, which can hide its calls from the tracer"
                     .to_string(),
-            )
+            }
         }
         "socketpair" => {
             let fds = arg(3)?
@@ -246,7 +252,7 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
                 });
             EventKind::SocketPair {
-                family: arg(0)?.to_string(),
+                family: names::family(arg(0)?),
                 fds: if ret.ok() { fds } else { None },
             }
         }
@@ -271,10 +277,16 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
             new_fd: new_fd(&ret),
         },
         "ioctl" => EventKind::Ioctl {
-            request: arg(1)?.to_string(),
+            request: names::ioctl_request(arg(1)?),
         },
-        "io_uring_setup" | "io_uring_enter" | "io_uring_register" => EventKind::IoUring {
-            call: name.to_string(),
+        "io_uring_setup" => EventKind::IoUring {
+            call: IoUringCall::Setup,
+        },
+        "io_uring_enter" => EventKind::IoUring {
+            call: IoUringCall::Enter,
+        },
+        "io_uring_register" => EventKind::IoUring {
+            call: IoUringCall::Register,
         },
         "execve" | "execveat" if lost_syscall(ret_text) => EventKind::Lost(format!(
             "strace lost the system call that followed an execve from a thread ({name} returned `{ret_text}`): a strace --seccomp-bpf limitation"
@@ -395,7 +407,7 @@ pub(super) fn has_fastopen(flags: &str) -> bool {
 }
 
 /// Netlink message types named in a request, looked for outside strings only.
-pub(super) fn netlink_types(text: &str) -> Vec<String> {
+pub(super) fn netlink_types(text: &str) -> Vec<NetlinkType> {
     const KEY: &str = "nlmsg_type=";
     if !text.contains(KEY) {
         return Vec::new();
@@ -412,15 +424,27 @@ pub(super) fn netlink_types(text: &str) -> Vec<String> {
             continue;
         }
         if bytes[i..].starts_with(KEY.as_bytes()) {
-            let value: String = text[i + KEY.len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            types.push(value);
+            let rest = &text[i + KEY.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            types.push(netlink_type(&rest[..end]));
             i += KEY.len();
             continue;
         }
         i += 1;
     }
     types
+}
+
+/// One `nlmsg_type=` value: an `RTM_*` name, a bare number (strace prints one when it
+/// does not know the socket's netlink protocol), or another protocol's type.
+fn netlink_type(value: &str) -> NetlinkType {
+    if let Some(ty) = names::route_type(value) {
+        return NetlinkType::Route(ty);
+    }
+    match names::number(value).map(u16::try_from) {
+        Some(Ok(ty)) => NetlinkType::Bare(ty),
+        _ => NetlinkType::Other,
+    }
 }

@@ -18,6 +18,7 @@
 
 mod call;
 mod lex;
+mod names;
 mod parse;
 mod sockaddr;
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! ...}`), and the `msg_name` of a `struct msghdr`.
 
 use super::lex::{field, parse_string, struct_fields};
+use super::names;
 use crate::event::SockAddr;
 use std::net::IpAddr;
 
@@ -102,7 +103,7 @@ pub(super) fn parse_sockaddr(text: &str) -> Result<Option<SockAddr>, String> {
         },
         "AF_NETLINK" => Ok(Some(SockAddr::Netlink)),
         "AF_UNSPEC" => Ok(Some(SockAddr::Unspec)),
-        other => Ok(Some(SockAddr::Other(other.to_string()))),
+        other => Ok(Some(SockAddr::Other(names::family(other)))),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::call::has_fastopen;
 use super::*;
-use crate::event::{Event, EventKind, ProcessEnd, SendCall, SockAddr};
+use crate::event::{Event, EventKind, NetlinkType, ProcessEnd, SendCall, SockAddr};
 
 fn parse(lines: &[&str]) -> Vec<Event> {
     let mut parser = Parser::new();
@@ -150,7 +150,7 @@ fn netlink_request_types() {
         r#"9 sendto(3, [{nlmsg_len=20, nlmsg_type=RTM_GETADDR, nlmsg_flags=NLM_F_REQUEST|NLM_F_DUMP, nlmsg_seq=1, nlmsg_pid=0}, {ifa_family=AF_UNSPEC, ...}], 20, 0, {sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, 12) = 20"#,
     );
     assert!(
-        matches!(kind, EventKind::Send { netlink_types, destinations, .. } if netlink_types == vec!["RTM_GETADDR"] && destinations == vec![SockAddr::Netlink])
+        matches!(kind, EventKind::Send { netlink_types, destinations, .. } if netlink_types == vec![NetlinkType::Route(libc::RTM_GETADDR)] && destinations == vec![SockAddr::Netlink])
     );
 }
 
@@ -222,9 +222,9 @@ fn socket_and_exit_lines() {
     assert_eq!(
         one("3 socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) = 4"),
         EventKind::Socket {
-            family: "AF_INET".into(),
-            sock_type: "SOCK_RAW".into(),
-            protocol: "IPPROTO_ICMP".into(),
+            family: Some(libc::AF_INET),
+            sock_type: Some(libc::SOCK_RAW),
+            protocol: Some(libc::IPPROTO_ICMP),
             fd: Some(4)
         }
     );
@@ -324,7 +324,7 @@ fn descriptor_origins() {
     assert_eq!(
         one("1 socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0, [3, 4]) = 0"),
         EventKind::SocketPair {
-            family: "AF_UNIX".into(),
+            family: Some(libc::AF_UNIX),
             fds: Some((3, 4))
         }
     );
@@ -374,4 +374,62 @@ fn octal_escapes() {
         b"\x02\0\0\0\x0e\0\0\0\x0c\0\0\0a\0"
     );
     assert_eq!(parse_string(r#""\1234""#).unwrap(), b"S4");
+}
+
+#[test]
+fn names_read_as_libc_numbers() {
+    assert_eq!(
+        one("1 socket(AF_VSOCK, SOCK_STREAM|SOCK_CLOEXEC, 0) = 3"),
+        EventKind::Socket {
+            family: Some(libc::AF_VSOCK),
+            sock_type: Some(libc::SOCK_STREAM),
+            protocol: Some(0),
+            fd: Some(3)
+        }
+    );
+    assert_eq!(
+        one("1 socket(0x2d /* AF_??? */, 0x7 /* SOCK_??? */|SOCK_NONBLOCK, 99) = 3"),
+        EventKind::Socket {
+            family: Some(0x2d),
+            sock_type: Some(7),
+            protocol: Some(99),
+            fd: Some(3)
+        }
+    );
+    // Names leakcheck has no number for.
+    assert_eq!(
+        one("1 socket(AF_FUTURE, SOCK_FUTURE, IPPROTO_FUTURE) = -1 EAFNOSUPPORT (Address family not supported by protocol)"),
+        EventKind::Socket {
+            family: None,
+            sock_type: None,
+            protocol: None,
+            fd: None
+        }
+    );
+    let kind = one(
+        "9 sendto(3, [{nlmsg_len=20, nlmsg_type=SOCK_DIAG_BY_FAMILY, ...}, {nlmsg_len=20, nlmsg_type=0x16, ...}, {nlmsg_len=20, nlmsg_type=RTM_NEWADDR, ...}], 60, 0, NULL, 0) = 60",
+    );
+    assert!(
+        matches!(&kind, EventKind::Send { netlink_types, .. } if netlink_types == &[NetlinkType::Other, NetlinkType::Bare(0x16), NetlinkType::Route(libc::RTM_NEWADDR)]),
+        "{kind:?}"
+    );
+    for (line, request) in [
+        (
+            "1 ioctl(3, SIOCGIFCONF, {ifc_len=40}) = 0",
+            Some(libc::SIOCGIFCONF as u32),
+        ),
+        (
+            "1 ioctl(3, 0x8915, 0x7ffc) = 0",
+            Some(libc::SIOCGIFADDR as u32),
+        ),
+        ("1 ioctl(1, TCGETS, 0x7ffc) = 0", None),
+    ] {
+        assert_eq!(one(line), EventKind::Ioctl { request }, "{line}");
+    }
+    assert_eq!(
+        one("1 io_uring_enter(4, 1, 0, 0, NULL, 8) = 1"),
+        EventKind::IoUring {
+            call: crate::event::IoUringCall::Enter
+        }
+    );
 }

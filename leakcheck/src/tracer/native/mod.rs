@@ -268,7 +268,7 @@ fn spawn_error(e: io::Error, cmd: &TracedCommand) -> TraceError {
 mod tests {
     use super::decode::{write_c_string, write_netlink, write_sockaddr};
     use super::filter::seccomp_filter;
-    use crate::event::{EventKind, SockAddr};
+    use crate::event::{EventKind, NetlinkType, SockAddr};
     use crate::syntax::Parser;
 
     fn parse(line: &str) -> EventKind {
@@ -382,7 +382,7 @@ mod tests {
     fn other_families_are_named_or_numbered() {
         let mut b = (libc::AF_VSOCK as u16).to_ne_bytes().to_vec();
         b.extend([0u8; 14]);
-        assert_eq!(connect_dest(&b), SockAddr::Other("AF_VSOCK".into()));
+        assert_eq!(connect_dest(&b), SockAddr::Other(Some(libc::AF_VSOCK)));
         let mut b = 0x2du16.to_ne_bytes().to_vec();
         b.extend([0u8; 14]);
         assert!(matches!(connect_dest(&b), SockAddr::Other(_)));
@@ -405,9 +405,12 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        assert_eq!(types(Some(libc::NETLINK_ROUTE)), ["RTM_GETADDR"]);
-        assert_eq!(types(None), ["0x16"]);
-        assert_eq!(types(Some(libc::NETLINK_GENERIC)), ["NETLINK16_0x16"]);
+        assert_eq!(
+            types(Some(libc::NETLINK_ROUTE)),
+            [NetlinkType::Route(libc::RTM_GETADDR)]
+        );
+        assert_eq!(types(None), [NetlinkType::Bare(0x16)]);
+        assert_eq!(types(Some(libc::NETLINK_GENERIC)), [NetlinkType::Other]);
     }
 
     #[test]
