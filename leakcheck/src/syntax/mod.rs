@@ -6,7 +6,10 @@
 //!
 //! Files: `parse.rs` (the streaming [`Parser`]: lines, notices, split calls), `call.rs`
 //! (one call's text into an event), `sockaddr.rs` (socket addresses), `lex.rs` (strace's
-//! text structures: C strings, nesting, `key=value` fields).
+//! text structures: C strings, nesting, `key=value` fields), `names.rs` (the names of
+//! numbers, both ways); `line.rs` (a line as typed values: what the native tracer read),
+//! `render.rs` (a typed line in strace's syntax), `interpret.rs` (the event a typed line
+//! shows, which is the event its text parses into).
 //!
 //! The parser picks destinations by system call name and argument position, never by
 //! scanning a whole line for `{sa_family=`: payload strings, `ioctl` and `recvfrom`
@@ -17,12 +20,20 @@
 //! into an `unverified` verdict.
 
 mod call;
+mod interpret;
 mod lex;
+mod line;
 mod names;
 mod parse;
+pub mod render;
+#[cfg(test)]
+mod roundtrip;
 mod sockaddr;
 #[cfg(test)]
 mod tests;
 
 pub use lex::parse_string;
+pub use line::{
+    Addr, Buf, Call, Iov, Line, Msg, MsgHdr, Msgs, Ret, SockAddrBytes, Spawn, MAX_SOCKADDR,
+};
 pub use parse::{split_pid, ParseError, Parser};

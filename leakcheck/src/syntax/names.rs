@@ -1,8 +1,13 @@
-//! The names strace gives numbers: address families, socket types, protocols, netlink
-//! message types and ioctl requests, read back into libc's numbers.
+//! The names strace gives numbers (address families, socket types, protocols, netlink
+//! message types, ioctl requests, errnos), both ways: read back into libc's numbers, and
+//! written for the native tracer's lines.
 //!
 //! A name that is not in a table reads as `None`: an event keeps "a name leakcheck has no
-//! number for", which the judge treats as it treats any number it does not look for.
+//! number for", which the judge treats as it treats any number it does not look for. The
+//! native tracer names fewer numbers than strace does (the ones it has always named);
+//! the others it writes as numbers, which read back as the same numbers.
+
+use std::fmt::Write as _;
 
 /// Linux's address families, as strace 6.1 names them (`AF_LOCAL` is `AF_UNIX`'s other
 /// name). libc 0.2.191 lacks AF_KCM, AF_QIPCRTR, AF_SMC and AF_MCTP.
@@ -56,9 +61,9 @@ const FAMILIES: [(&str, i32); 47] = [
     ("AF_MCTP", 45),
 ];
 
-/// Socket types and the flags strace prints with them. libc deprecates its SOCK_PACKET
-/// (the obsolete packet interface that AF_PACKET replaced).
-const SOCKET_TYPES: [(&str, i32); 9] = [
+/// Socket types. libc deprecates its SOCK_PACKET (the obsolete packet interface that
+/// AF_PACKET replaced).
+const SOCKET_TYPES: [(&str, i32); 7] = [
     ("SOCK_STREAM", libc::SOCK_STREAM),
     ("SOCK_DGRAM", libc::SOCK_DGRAM),
     ("SOCK_RAW", libc::SOCK_RAW),
@@ -66,6 +71,10 @@ const SOCKET_TYPES: [(&str, i32); 9] = [
     ("SOCK_SEQPACKET", libc::SOCK_SEQPACKET),
     ("SOCK_DCCP", libc::SOCK_DCCP),
     ("SOCK_PACKET", 10),
+];
+
+/// The flags strace prints with a socket type.
+const SOCKET_FLAGS: [(&str, i32); 2] = [
     ("SOCK_NONBLOCK", libc::SOCK_NONBLOCK),
     ("SOCK_CLOEXEC", libc::SOCK_CLOEXEC),
 ];
@@ -168,6 +177,7 @@ pub(crate) fn socket_type(text: &str) -> Option<i32> {
     for part in text.split('|') {
         let part = part.trim();
         value |= lookup(&SOCKET_TYPES, part)
+            .or_else(|| lookup(&SOCKET_FLAGS, part))
             .or_else(|| number(part).and_then(|n| i32::try_from(n).ok()))?;
     }
     Some(value & SOCK_TYPE_MASK)
@@ -188,4 +198,87 @@ pub(crate) fn route_type(name: &str) -> Option<u16> {
 pub(crate) fn ioctl_request(text: &str) -> Option<u32> {
     let text = text.trim();
     lookup(&IOCTLS, text).or_else(|| number(text).and_then(|n| u32::try_from(n).ok()))
+}
+
+/// The name the native tracer writes for an address family; None for one it writes as a
+/// number.
+pub(crate) fn family_name(family: u16) -> Option<&'static str> {
+    Some(match family as i32 {
+        libc::AF_UNSPEC => "AF_UNSPEC",
+        libc::AF_UNIX => "AF_UNIX",
+        libc::AF_INET => "AF_INET",
+        libc::AF_INET6 => "AF_INET6",
+        libc::AF_NETLINK => "AF_NETLINK",
+        libc::AF_PACKET => "AF_PACKET",
+        libc::AF_ALG => "AF_ALG",
+        libc::AF_VSOCK => "AF_VSOCK",
+        libc::AF_XDP => "AF_XDP",
+        libc::AF_BLUETOOTH => "AF_BLUETOOTH",
+        libc::AF_CAN => "AF_CAN",
+        libc::AF_TIPC => "AF_TIPC",
+        libc::AF_RDS => "AF_RDS",
+        libc::AF_AX25 => "AF_AX25",
+        libc::AF_IPX => "AF_IPX",
+        libc::AF_APPLETALK => "AF_APPLETALK",
+        libc::AF_IB => "AF_IB",
+        42 => "AF_QIPCRTR",
+        _ => return None,
+    })
+}
+
+/// An address family, by name or as `0x2d /* AF_??? */`.
+pub(crate) fn write_family(out: &mut String, family: u16) {
+    match family_name(family) {
+        Some(name) => out.push_str(name),
+        None => {
+            let _ = write!(out, "{family:#x} /* AF_??? */");
+        }
+    }
+}
+
+/// A socket type and its flags (`SOCK_STREAM|SOCK_CLOEXEC`, `0x7 /* SOCK_??? */`).
+pub(crate) fn write_socket_type(out: &mut String, ty: u64) {
+    let base = ty & SOCK_TYPE_MASK as u64;
+    match SOCKET_TYPES.iter().find(|(_, n)| *n as u64 == base) {
+        Some((name, _)) => out.push_str(name),
+        None => {
+            let _ = write!(out, "{base:#x} /* SOCK_??? */");
+        }
+    }
+    for (name, flag) in SOCKET_FLAGS {
+        if ty & flag as u64 != 0 {
+            out.push('|');
+            out.push_str(name);
+        }
+    }
+}
+
+/// The name the native tracer writes for a NETLINK_ROUTE message type (the requests
+/// that read the host's links, addresses and routes); None for one it writes as a
+/// number.
+pub(crate) fn route_type_name(ty: u16) -> Option<&'static str> {
+    ROUTE_TYPES
+        .iter()
+        .find(|(_, n)| *n == ty)
+        .map(|(name, _)| *name)
+        .filter(|name| matches!(*name, "RTM_GETLINK" | "RTM_GETADDR" | "RTM_GETROUTE"))
+}
+
+/// The name of an ioctl request leakcheck looks for.
+pub(crate) fn ioctl_name(request: u32) -> Option<&'static str> {
+    IOCTLS
+        .iter()
+        .find(|(_, n)| *n == request)
+        .map(|(name, _)| *name)
+}
+
+/// A failed call's result: `-1 ENOENT (No such file or directory)`, or
+/// `-1 (errno N)` for a number without a name.
+pub(crate) fn write_errno(out: &mut String, errno: i64) {
+    let e = nix::errno::Errno::from_raw(errno as i32);
+    if e == nix::errno::Errno::UnknownErrno {
+        let _ = write!(out, "-1 (errno {errno})");
+    } else {
+        let _ = write!(out, "-1 {e:?} ({})", e.desc());
+    }
 }

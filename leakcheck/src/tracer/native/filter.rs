@@ -7,7 +7,7 @@ use std::io;
 
 /// The calls the filter stops on (ioctl is filtered by request, see [`seccomp_filter`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Call {
+pub(super) enum Syscall {
     Socket,
     Connect,
     Bind,
@@ -33,28 +33,28 @@ pub(super) enum Call {
     Clone3,
 }
 
-pub(super) const CALLS: [(libc::c_long, Call); 17] = [
-    (libc::SYS_socket, Call::Socket),
-    (libc::SYS_connect, Call::Connect),
-    (libc::SYS_bind, Call::Bind),
-    (libc::SYS_listen, Call::Listen),
-    (libc::SYS_getsockname, Call::GetSockName),
-    (libc::SYS_sendto, Call::SendTo),
-    (libc::SYS_sendmsg, Call::SendMsg),
-    (libc::SYS_sendmmsg, Call::SendMmsg),
-    (libc::SYS_ioctl, Call::Ioctl),
-    (libc::SYS_io_uring_setup, Call::IoUringSetup),
-    (libc::SYS_io_uring_enter, Call::IoUringEnter),
-    (libc::SYS_io_uring_register, Call::IoUringRegister),
-    (libc::SYS_prctl, Call::Prctl),
-    (libc::SYS_clone, Call::Clone),
-    (libc::SYS_ptrace, Call::Ptrace),
-    (libc::SYS_seccomp, Call::Seccomp),
-    (libc::SYS_clone3, Call::Clone3),
+pub(super) const SYSCALLS: [(libc::c_long, Syscall); 17] = [
+    (libc::SYS_socket, Syscall::Socket),
+    (libc::SYS_connect, Syscall::Connect),
+    (libc::SYS_bind, Syscall::Bind),
+    (libc::SYS_listen, Syscall::Listen),
+    (libc::SYS_getsockname, Syscall::GetSockName),
+    (libc::SYS_sendto, Syscall::SendTo),
+    (libc::SYS_sendmsg, Syscall::SendMsg),
+    (libc::SYS_sendmmsg, Syscall::SendMmsg),
+    (libc::SYS_ioctl, Syscall::Ioctl),
+    (libc::SYS_io_uring_setup, Syscall::IoUringSetup),
+    (libc::SYS_io_uring_enter, Syscall::IoUringEnter),
+    (libc::SYS_io_uring_register, Syscall::IoUringRegister),
+    (libc::SYS_prctl, Syscall::Prctl),
+    (libc::SYS_clone, Syscall::Clone),
+    (libc::SYS_ptrace, Syscall::Ptrace),
+    (libc::SYS_seccomp, Syscall::Seccomp),
+    (libc::SYS_clone3, Syscall::Clone3),
 ];
 
-pub(super) fn call_of(nr: u64) -> Option<Call> {
-    CALLS
+pub(super) fn syscall_of(nr: u64) -> Option<Syscall> {
+    SYSCALLS
         .iter()
         .find(|(n, _)| *n as u64 == nr)
         .map(|(_, call)| *call)
@@ -87,15 +87,15 @@ pub(super) fn seccomp_filter(notify: bool) -> Vec<libc::sock_filter> {
     if let Some(bit) = arch::X32_BIT {
         p.jump_ge(bit, Label(L::Trace), Next);
     }
-    for (nr, call) in CALLS {
+    for (nr, call) in SYSCALLS {
         let target = match call {
-            Call::Ioctl => L::Ioctl,
-            Call::Prctl => L::Prctl,
-            Call::Clone => L::Clone,
-            Call::Ptrace => L::Ptrace,
-            Call::Seccomp => L::Seccomp,
-            Call::Clone3 => L::Enosys,
-            Call::SendTo | Call::SendMsg | Call::SendMmsg if notify => L::Notify,
+            Syscall::Ioctl => L::Ioctl,
+            Syscall::Prctl => L::Prctl,
+            Syscall::Clone => L::Clone,
+            Syscall::Ptrace => L::Ptrace,
+            Syscall::Seccomp => L::Seccomp,
+            Syscall::Clone3 => L::Enosys,
+            Syscall::SendTo | Syscall::SendMsg | Syscall::SendMmsg if notify => L::Notify,
             _ => L::Trace,
         };
         p.jump_eq(nr as u32, Label(target), Next);
@@ -176,4 +176,22 @@ pub(super) fn install_filter(prog: &[libc::sock_filter], listener: bool) -> io::
         return Err(io::Error::last_os_error());
     }
     Ok(if listener { r as i32 } else { -1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seccomp_filter;
+
+    #[test]
+    fn filter_jumps_land_inside_the_program() {
+        let prog = seccomp_filter(true);
+        let jumps = prog
+            .iter()
+            .enumerate()
+            .filter(|(_, ins)| u32::from(ins.code) & 0x07 == libc::BPF_JMP);
+        for (i, ins) in jumps {
+            assert!(i + 1 + (ins.jt as usize) < prog.len());
+            assert!(i + 1 + (ins.jf as usize) < prog.len());
+        }
+    }
 }

@@ -113,11 +113,6 @@ pub(super) fn read_mem(pid: Pid, addr: u64, len: usize, buf: &mut Vec<u8>) -> Op
     }
 }
 
-pub(super) fn read_u32(pid: Pid, addr: u64, scratch: &mut Vec<u8>) -> Option<u32> {
-    read_mem(pid, addr, 4, scratch)?;
-    Some(u32::from_ne_bytes(scratch[..4].try_into().ok()?))
-}
-
 /// The parent's copy of the seccomp listener.
 pub(super) struct Listener {
     pub(super) fd: OwnedFd,

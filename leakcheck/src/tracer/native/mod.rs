@@ -27,6 +27,7 @@ mod notify;
 mod stops;
 
 use crate::leftover::Tasks;
+use crate::syntax::{render, Line};
 use crate::tracer::process::{self, resolve_program, Captured, Launch};
 use crate::tracer::{ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
 use decode::Decoder;
@@ -79,9 +80,13 @@ impl Sockets {
     }
 }
 
+/// The sink of a run's lines.
+type Sink<'a> = &'a mut (dyn FnMut(&str) + Send);
+
 /// What the ptrace thread and the notification thread share.
 struct Shared<'a> {
-    sink: Mutex<&'a mut (dyn FnMut(&str) + Send)>,
+    /// The sink, and the buffer each line is written into.
+    sink: Mutex<(Sink<'a>, String)>,
     sockets: Mutex<Sockets>,
     problems: Mutex<Vec<String>>,
     /// Every task seen and not yet ended, for the watchdog.
@@ -89,9 +94,13 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    fn emit(&self, line: &str) {
+    /// Hands a line to the sink, in strace's syntax.
+    fn emit(&self, pid: Pid, line: &Line) {
         if let Ok(mut sink) = self.sink.lock() {
-            (*sink)(line);
+            let (sink, text) = &mut *sink;
+            text.clear();
+            render::line(text, pid.as_raw() as u32, line);
+            sink(text);
         }
     }
 
@@ -163,7 +172,7 @@ impl Tracer for NativeBackend {
         }
 
         let shared = Shared {
-            sink: Mutex::new(sink),
+            sink: Mutex::new((sink, String::with_capacity(256))),
             sockets: Mutex::new(Sockets::default()),
             problems: Mutex::new(Vec::new()),
             tasks: Tasks::default(),
@@ -195,7 +204,6 @@ impl Tracer for NativeBackend {
                 decoder: Decoder::default(),
                 root,
                 tracees: HashMap::new(),
-                line: String::with_capacity(256),
                 root_status: None,
                 watch: Some(watch_tx),
             };
@@ -261,196 +269,5 @@ fn spawn_error(e: io::Error, cmd: &TracedCommand) -> TraceError {
             cmd.display()
         )),
         _ => process::spawn_error(e, cmd, cmd.program.to_string_lossy().into_owned()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode::{write_c_string, write_netlink, write_sockaddr};
-    use super::filter::seccomp_filter;
-    use crate::event::{EventKind, NetlinkType, SockAddr};
-    use crate::syntax::Parser;
-
-    fn parse(line: &str) -> EventKind {
-        let mut out = Vec::new();
-        Parser::new()
-            .parse_line(line, &mut out)
-            .unwrap_or_else(|e| panic!("{e}"));
-        out.remove(0).kind
-    }
-
-    fn sockaddr_in(port: u16, ip: [u8; 4]) -> Vec<u8> {
-        let mut b = (libc::AF_INET as u16).to_ne_bytes().to_vec();
-        b.extend(port.to_be_bytes());
-        b.extend(ip);
-        b.extend([0u8; 8]);
-        b
-    }
-
-    fn connect_line(addr: &[u8]) -> String {
-        let mut text = String::from("7 connect(3, ");
-        write_sockaddr(&mut text, addr);
-        text.push_str(", 16) = -1 ENETUNREACH (Network is unreachable)");
-        text
-    }
-
-    fn connect_dest(addr: &[u8]) -> SockAddr {
-        match parse(&connect_line(addr)) {
-            EventKind::Connect {
-                addr, ok: false, ..
-            } => addr,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn ipv4_round_trips_through_the_parser() {
-        assert_eq!(
-            connect_dest(&sockaddr_in(53, [1, 2, 3, 4])),
-            SockAddr::Ip("1.2.3.4:53".parse().unwrap())
-        );
-    }
-
-    #[test]
-    fn ipv6_and_mapped_round_trip() {
-        let mut b = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
-        b.extend(443u16.to_be_bytes());
-        b.extend([0u8; 4]);
-        b.extend(
-            "2001:db8::1"
-                .parse::<std::net::Ipv6Addr>()
-                .unwrap()
-                .octets(),
-        );
-        b.extend(1u32.to_ne_bytes());
-        assert_eq!(
-            connect_dest(&b),
-            SockAddr::Ip("[2001:db8::1]:443".parse().unwrap())
-        );
-        b[8..24].copy_from_slice(
-            &"::ffff:9.9.9.9"
-                .parse::<std::net::Ipv6Addr>()
-                .unwrap()
-                .octets(),
-        );
-        assert_eq!(
-            connect_dest(&b),
-            SockAddr::Ip("9.9.9.9:443".parse().unwrap())
-        );
-    }
-
-    #[test]
-    fn short_addresses_are_undecoded() {
-        let b = sockaddr_in(53, [1, 2, 3, 4]);
-        assert!(matches!(connect_dest(&b[..6]), SockAddr::Undecoded(_)));
-        let mut v6 = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
-        v6.extend([0u8; 10]);
-        assert!(matches!(connect_dest(&v6), SockAddr::Undecoded(_)));
-    }
-
-    #[test]
-    fn unix_paths_abstract_names_and_unnamed() {
-        let mut b = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
-        b.extend(b"/run/nscd/socket\0junk");
-        assert_eq!(
-            connect_dest(&b),
-            SockAddr::Unix {
-                path: "/run/nscd/socket".into(),
-                is_abstract: false
-            }
-        );
-        let mut b = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
-        b.extend(b"\0we\"ird\n\xff name");
-        assert_eq!(
-            connect_dest(&b),
-            SockAddr::Unix {
-                path: String::from_utf8_lossy(b"we\"ird\n\xff name").into_owned(),
-                is_abstract: true
-            }
-        );
-        let b = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
-        assert_eq!(
-            connect_dest(&b),
-            SockAddr::Unix {
-                path: String::new(),
-                is_abstract: false
-            }
-        );
-    }
-
-    #[test]
-    fn other_families_are_named_or_numbered() {
-        let mut b = (libc::AF_VSOCK as u16).to_ne_bytes().to_vec();
-        b.extend([0u8; 14]);
-        assert_eq!(connect_dest(&b), SockAddr::Other(Some(libc::AF_VSOCK)));
-        let mut b = 0x2du16.to_ne_bytes().to_vec();
-        b.extend([0u8; 14]);
-        assert!(matches!(connect_dest(&b), SockAddr::Other(_)));
-        let mut b = (libc::AF_UNSPEC as u16).to_ne_bytes().to_vec();
-        b.extend([0u8; 14]);
-        assert_eq!(connect_dest(&b), SockAddr::Unspec);
-    }
-
-    #[test]
-    fn netlink_types_are_named_only_for_route() {
-        let mut msg = 20u32.to_ne_bytes().to_vec();
-        msg.extend(0x16u16.to_ne_bytes());
-        msg.extend([0u8; 14]);
-        let types = |protocol| {
-            let mut text = String::from("5 sendto(3, ");
-            write_netlink(&mut text, &msg, protocol);
-            text.push_str(", 20, 0, NULL, 0) = ?");
-            match parse(&text) {
-                EventKind::Send { netlink_types, .. } => netlink_types,
-                other => panic!("{other:?}"),
-            }
-        };
-        assert_eq!(
-            types(Some(libc::NETLINK_ROUTE)),
-            [NetlinkType::Route(libc::RTM_GETADDR)]
-        );
-        assert_eq!(types(None), [NetlinkType::Bare(0x16)]);
-        assert_eq!(types(Some(libc::NETLINK_GENERIC)), [NetlinkType::Other]);
-    }
-
-    #[test]
-    fn payload_strings_round_trip() {
-        let payload: Vec<u8> = (0u8..=255).collect();
-        let mut text = String::from("5 sendto(3, ");
-        write_c_string(&mut text, &payload);
-        text.push_str(", 256, 0, NULL, 0) = ?");
-        match parse(&text) {
-            EventKind::Send {
-                payload: Some(p),
-                destinations,
-                ..
-            } => {
-                assert_eq!(p, payload);
-                assert!(destinations.is_empty());
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_getsockname_without_result_tells_nothing() {
-        // What a getsockname cut short by its task's death is written as.
-        assert_eq!(
-            parse("5 getsockname(3, 0x7ffc0000, 0x7ffc0010) = ?"),
-            EventKind::Nothing
-        );
-    }
-
-    #[test]
-    fn filter_jumps_land_inside_the_program() {
-        let prog = seccomp_filter(true);
-        let jumps = prog
-            .iter()
-            .enumerate()
-            .filter(|(_, ins)| u32::from(ins.code) & 0x07 == libc::BPF_JMP);
-        for (i, ins) in jumps {
-            assert!(i + 1 + (ins.jt as usize) < prog.len());
-            assert!(i + 1 + (ins.jf as usize) < prog.len());
-        }
     }
 }

@@ -2,11 +2,11 @@
 //! waits.
 
 use super::decode::Decoder;
-use super::filter::{call_of, Call};
+use super::filter::{syscall_of, Syscall};
 use super::kernel::{copy_fd, hung_up, let_continue, receive, Listener};
 use super::Shared;
+use crate::syntax::{Line, Ret};
 use nix::unistd::Pid;
-use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -30,28 +30,21 @@ pub(super) fn answer(
     req: &libc::seccomp_notif,
     shared: &Shared,
     decoder: &mut Decoder,
-    text: &mut String,
-    line: &mut String,
 ) {
     let pid = Pid::from_raw(req.pid as i32);
-    text.clear();
-    match call_of(req.data.nr as u64) {
-        Some(call @ (Call::SendTo | Call::SendMsg | Call::SendMmsg)) => {
+    match syscall_of(req.data.nr as u64) {
+        Some(call @ (Syscall::SendTo | Syscall::SendMsg | Syscall::SendMmsg)) => {
             let socket = shared.socket(pid, req.data.args[0]);
-            decoder.send_text(pid, call, &req.data.args, socket, text);
+            let send = decoder.send(pid, call, &req.data.args, socket);
+            // The line is written while the call waits: the judge may look the sender's
+            // descriptor, or the port it sends to, up in /proc (leakcheck::ports), which
+            // only works while they are still open.
+            shared.emit(pid, &Line::Call(send, Ret::Unknown));
         }
         _ => shared.problem(format!(
             "unexpected seccomp notification for system call {}",
             req.data.nr
         )),
-    }
-    // The line is written while the call waits: the judge may look the sender's
-    // descriptor, or the port it sends to, up in /proc (leakcheck::ports), which only
-    // works while they are still open.
-    if !text.is_empty() {
-        line.clear();
-        let _ = write!(line, "{pid} {text} = ?");
-        shared.emit(line);
     }
     let_continue(listener, req.id);
 }
@@ -60,8 +53,6 @@ pub(super) fn answer(
 /// destination and writes the line while the caller waits, then lets the call go on.
 pub(super) fn notify_loop(listener: &Listener, done: &io::PipeReader, shared: &Shared) {
     let mut decoder = Decoder::default();
-    let mut text = String::with_capacity(256);
-    let mut line = String::with_capacity(256);
     let sync = listener.sync;
     let listener = &listener.fd;
     loop {
@@ -70,7 +61,7 @@ pub(super) fn notify_loop(listener: &Listener, done: &io::PipeReader, shared: &S
             // synchronous wake-up (6.6), and therefore also wakes a blocked receive when
             // the filter loses its last user (5.8), is asked directly, without poll.
             match receive(listener) {
-                Ok(req) => answer(listener, &req, shared, &mut decoder, &mut text, &mut line),
+                Ok(req) => answer(listener, &req, shared, &mut decoder),
                 Err(libc::EINTR) => {}
                 // A caller that died before we read its call, or a filter without any
                 // user left (then for good: the trace is over).
@@ -105,7 +96,7 @@ pub(super) fn notify_loop(listener: &Listener, done: &io::PipeReader, shared: &S
         if fds[0].revents & libc::POLLIN != 0 {
             // ENOENT: the caller died (or was interrupted) before we read it.
             if let Ok(req) = receive(listener) {
-                answer(listener, &req, shared, &mut decoder, &mut text, &mut line);
+                answer(listener, &req, shared, &mut decoder);
             }
             continue;
         }

@@ -1,26 +1,26 @@
 //! The ptrace side of a run: every stop of every tracee, turned into trace lines.
 
 use super::arch;
-use super::decode::{write_c_string, write_errno, write_family, write_socket_type, Decoder};
-use super::filter::{call_of, Call};
-use super::kernel::{read_u32, resume, syscall_info, SyscallInfo};
+use super::decode::Decoder;
+use super::filter::{syscall_of, Syscall};
+use super::kernel::{resume, syscall_info, SyscallInfo};
 use super::{Shared, SocketInfo};
+use crate::event::ProcessEnd;
 use crate::leftover;
+use crate::syntax::{Call, Line, Ret, Spawn};
 use crate::tracer::ProgramStatus;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io;
 use std::sync::mpsc;
 
 /// A call stopped at entry whose line waits for its result.
 #[derive(Debug)]
 pub(super) struct Pending {
-    pub(super) call: Call,
+    pub(super) call: Call<'static>,
     pub(super) args: [u64; 6],
-    /// The line so far, without ` = result`.
-    pub(super) text: String,
 }
 
 #[derive(Debug, Default)]
@@ -36,7 +36,6 @@ pub(super) struct Session<'s, 'a> {
     pub(super) decoder: Decoder,
     pub(super) root: Pid,
     pub(super) tracees: HashMap<Pid, Tracee>,
-    pub(super) line: String,
     pub(super) root_status: Option<ProgramStatus>,
     /// Tells the watchdog when the program itself has ended.
     pub(super) watch: Option<mpsc::Sender<leftover::Event>>,
@@ -55,28 +54,15 @@ impl Session<'_, '_> {
         self.shared.problem(problem);
     }
 
-    pub(super) fn emit(&mut self, pid: Pid, text: &str, ret: &str) {
-        self.line.clear();
-        let _ = write!(self.line, "{pid} {text} = {ret}");
-        self.shared.emit(&self.line);
-    }
-
-    pub(super) fn emit_notice(&mut self, pid: Pid, notice: &str) {
-        self.line.clear();
-        let _ = write!(self.line, "{pid} +++ {notice} +++");
-        self.shared.emit(&self.line);
-    }
-
+    /// The line of the program the task now runs (it made a successful execve).
     pub(super) fn emit_exec(&mut self, pid: Pid) {
         let path = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut text = String::from("execve(");
-        write_c_string(&mut text, path.as_bytes());
-        text.push_str(", [...], [...])");
-        self.line.clear();
-        let _ = write!(self.line, "{pid} {text} = 0");
-        self.shared.emit(&self.line);
+        let exec = Call::Exec {
+            path: Cow::Owned(path),
+        };
+        self.shared.emit(pid, &Line::Call(exec, Ret::Value(0)));
     }
 
     /// A seccomp stop: the call is at entry. Returns whether to see its exit.
@@ -87,116 +73,33 @@ impl Session<'_, '_> {
             ));
             return false;
         }
-        let Some(call) = call_of(nr) else {
+        let Some(call) = syscall_of(nr) else {
             return false;
         };
-        let mut text = String::with_capacity(160);
-        let fd = a[0] as i32;
         match call {
-            Call::Socket => {
-                text.push_str("socket(");
-                write_family(&mut text, a[0] as u16);
-                text.push_str(", ");
-                write_socket_type(&mut text, a[1]);
-                let _ = write!(text, ", {})", a[2] as i32);
-            }
-            Call::Connect | Call::Bind => {
-                text.push_str(if call == Call::Connect {
-                    "connect("
-                } else {
-                    "bind("
-                });
-                let _ = write!(text, "{fd}, ");
-                self.decoder.write_addr(pid, &mut text, a[1], a[2]);
-                let _ = write!(text, ", {})", a[2] as u32);
-            }
-            Call::Listen => {
-                let _ = write!(text, "listen({fd}, {})", a[1] as i32);
-            }
-            Call::GetSockName => {
-                // The address is known at exit; a call that never gets there (its task
-                // died) is written with its pointers, and tells nothing.
-                let _ = write!(text, "getsockname({fd}, {:#x}, {:#x})", a[1], a[2]);
-            }
-            Call::SendTo | Call::SendMsg | Call::SendMmsg => {
-                // Stopped here only when the kernel cannot notify (see `Notifier`): the
+            Syscall::SendTo | Syscall::SendMsg | Syscall::SendMmsg => {
+                // Stopped here only when the kernel cannot notify (see `notify`): the
                 // destination is in the arguments, so the exit is not waited for.
                 let socket = self.shared.socket(pid, a[0]);
-                self.decoder.send_text(pid, call, &a, socket, &mut text);
-                self.emit(pid, &text, "?");
-                return false;
-            }
-            Call::Ioctl => {
-                const SIOCGIFCONF: u32 = libc::SIOCGIFCONF as u32;
-                const SIOCGIFADDR: u32 = libc::SIOCGIFADDR as u32;
-                let request = match a[1] as u32 {
-                    SIOCGIFCONF => "SIOCGIFCONF".to_string(),
-                    SIOCGIFADDR => "SIOCGIFADDR".to_string(),
-                    other => format!("{other:#x}"),
-                };
-                let _ = write!(text, "ioctl({fd}, {request}, {:#x})", a[2]);
-            }
-            Call::IoUringSetup => {
-                let _ = write!(text, "io_uring_setup({}, {:#x})", a[0] as u32, a[1]);
-            }
-            Call::IoUringEnter => {
-                let _ = write!(
-                    text,
-                    "io_uring_enter({fd}, {}, {}, ...)",
-                    a[1] as u32, a[2] as u32
-                );
-            }
-            Call::IoUringRegister => {
-                let _ = write!(text, "io_uring_register({fd}, {}, ...)", a[1] as u32);
+                let send = self.decoder.send(pid, call, &a, socket);
+                self.shared.emit(pid, &Line::Call(send, Ret::Unknown));
+                false
             }
             // The filter stops these only in the cases that matter; they are written at
             // entry, since their result does not change what they tell.
-            Call::Prctl => {
-                text.push_str("prctl(PR_SET_NAME, ");
-                let name = self.decoder.read_c_string(pid, a[1], 16);
-                write_c_string(&mut text, &name);
-                text.push(')');
-                self.emit(pid, &text, "?");
-                return false;
+            Syscall::Prctl | Syscall::Clone | Syscall::Ptrace | Syscall::Seccomp => {
+                let entry = self.decoder.entry(pid, call, &a);
+                self.shared.emit(pid, &Line::Call(entry, Ret::Unknown));
+                false
             }
-            Call::Clone => {
-                let flags = a[0] & !(libc::CLONE_UNTRACED as u64);
-                let _ = write!(
-                    text,
-                    "clone(child_stack={:#x}, flags=CLONE_UNTRACED|{flags:#x})",
-                    a[1]
-                );
-                self.emit(pid, &text, "?");
-                return false;
+            Syscall::Clone3 => false,
+            _ => {
+                let call = self.decoder.entry(pid, call, &a);
+                let tracee = self.tracees.entry(pid).or_default();
+                tracee.pending = Some(Pending { call, args: a });
+                true
             }
-            Call::Ptrace => {
-                let request = if a[0] as u32 == libc::PTRACE_ATTACH {
-                    "PTRACE_ATTACH"
-                } else {
-                    "PTRACE_SEIZE"
-                };
-                let _ = write!(text, "ptrace({request}, {})", a[1] as i32);
-                self.emit(pid, &text, "?");
-                return false;
-            }
-            Call::Seccomp => {
-                let _ = write!(
-                    text,
-                    "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, {:#x})",
-                    a[2]
-                );
-                self.emit(pid, &text, "?");
-                return false;
-            }
-            Call::Clone3 => return false,
         }
-        let tracee = self.tracees.entry(pid).or_default();
-        tracee.pending = Some(Pending {
-            call,
-            args: a,
-            text,
-        });
-        true
     }
 
     /// A syscall-exit stop: completes and emits the pending line.
@@ -204,48 +107,36 @@ impl Session<'_, '_> {
         let Some(mut pending) = self.tracees.get_mut(&pid).and_then(|t| t.pending.take()) else {
             return;
         };
-        let (rval, is_error) = if let SyscallInfo::Exit { rval, is_error } = *info {
-            (rval, is_error)
-        } else {
-            self.emit(pid, &pending.text, "?");
+        let SyscallInfo::Exit { rval, is_error } = *info else {
+            self.shared
+                .emit(pid, &Line::Call(pending.call, Ret::Unknown));
             return;
         };
         let a = pending.args;
-        match pending.call {
-            Call::Socket if !is_error => {
+        match &mut pending.call {
+            Call::Socket {
+                family, protocol, ..
+            } if !is_error => {
                 let socket = SocketInfo {
-                    family: a[0] as u16,
-                    protocol: a[2] as i32,
+                    family: *family,
+                    protocol: *protocol,
                 };
                 if let Ok(mut sockets) = self.shared.sockets.lock() {
                     sockets.by_thread.insert((pid, rval as i32), socket);
                     sockets.by_fd.insert(rval as i32, socket);
                 }
             }
-            Call::GetSockName => {
-                let fd = a[0] as i32;
-                let mut text = std::mem::take(&mut pending.text);
-                text.clear();
-                if is_error {
-                    let _ = write!(text, "getsockname({fd}, {:#x}, {:#x})", a[1], a[2]);
-                } else {
-                    let _ = write!(text, "getsockname({fd}, ");
-                    let len = read_u32(pid, a[2], &mut self.decoder.scratch).unwrap_or(0);
-                    self.decoder
-                        .write_addr(pid, &mut text, a[1], u64::from(len));
-                    let _ = write!(text, ", [{len}])");
-                }
-                pending.text = text;
+            Call::GetSockName { name, .. } if !is_error => {
+                *name = Some(self.decoder.sockname(pid, a[1], a[2]));
             }
             _ => {}
         }
-        let mut ret = String::new();
-        if is_error {
-            write_errno(&mut ret, -rval);
+        let ret = if is_error {
+            Ret::Errno(-rval)
         } else {
-            let _ = write!(ret, "{rval}");
-        }
-        self.emit(pid, &pending.text, &ret);
+            Ret::Value(rval)
+        };
+        self.shared.emit(pid, &Line::Call(pending.call, ret));
     }
 
     /// A tracee is gone: finish its line and say how it ended.
@@ -255,17 +146,18 @@ impl Session<'_, '_> {
             ..
         }) = self.tracees.remove(&pid)
         {
-            self.emit(pid, &pending.text, "?");
+            self.shared
+                .emit(pid, &Line::Call(pending.call, Ret::Unknown));
         }
         let notice = match &end {
-            ProgramStatus::Exited(code) => format!("exited with {code}"),
-            ProgramStatus::Signaled(sig) => match Signal::try_from(*sig) {
-                Ok(s) => format!("killed by {}", s.as_str()),
-                Err(_) => format!("killed by SIGRT_{sig}"),
-            },
+            ProgramStatus::Exited(code) => ProcessEnd::Exited(*code),
+            ProgramStatus::Signaled(sig) => ProcessEnd::Killed(match Signal::try_from(*sig) {
+                Ok(s) => s.as_str().to_string(),
+                Err(_) => format!("SIGRT_{sig}"),
+            }),
             ProgramStatus::TimedOut => unreachable!("a death is an exit or a signal"),
         };
-        self.emit_notice(pid, &notice);
+        self.shared.emit(pid, &Line::End(notice));
         self.shared.tasks.ended(pid.as_raw() as u32);
         if pid == self.root {
             self.root_status = Some(end);
@@ -407,17 +299,16 @@ impl Session<'_, '_> {
                     // Its attach SIGSTOP may come before or after this event.
                     self.tracees.entry(Pid::from_raw(child)).or_default();
                     self.shared.tasks.started(child as u32);
-                    let thread = event == libc::PTRACE_EVENT_CLONE && is_thread(child);
                     // The line strace would write: it tells the judge whose task this is.
-                    let flags = if thread { "CLONE_THREAD" } else { "SIGCHLD" };
-                    let call = match event {
-                        libc::PTRACE_EVENT_FORK => "fork()".to_string(),
-                        libc::PTRACE_EVENT_VFORK => "vfork()".to_string(),
-                        _ => format!("clone(child_stack=NULL, flags={flags})"),
+                    let how = match event {
+                        libc::PTRACE_EVENT_FORK => Spawn::Fork,
+                        libc::PTRACE_EVENT_VFORK => Spawn::Vfork,
+                        _ => Spawn::Clone {
+                            thread: is_thread(child),
+                        },
                     };
-                    self.line.clear();
-                    let _ = write!(self.line, "{pid} {call} = {child}");
-                    self.shared.emit(&self.line);
+                    let spawn = Line::Call(Call::Spawn(how), Ret::Value(i64::from(child)));
+                    self.shared.emit(pid, &spawn);
                 }
                 resume(pid, libc::PTRACE_CONT, 0);
             }
