@@ -217,7 +217,7 @@ pub enum EventKind {
         /// The peer, when the caller asked for it.
         peer: Option<SockAddr>,
     },
-    /// dup/dup2/dup3/fcntl(F_DUPFD[_CLOEXEC]): `new_fd` is the same file as `fd`.
+    /// dup/dup2/dup3/fcntl(`F_DUPFD`, `F_DUPFD_CLOEXEC`): `new_fd` is the same file as `fd`.
     Dup {
         /// The descriptor copied.
         fd: i32,
@@ -269,14 +269,12 @@ pub enum EventKind {
     Nothing,
 }
 
-/// One event with the process (thread) that caused it.
+/// One event with the process (thread) that caused it. How the trace shows it travels
+/// beside it ([`crate::syntax::Shown`]), for the findings that quote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// Thread id as strace prints it.
     pub pid: u32,
     /// What happened.
     pub kind: EventKind,
-    /// The whole call as one text when strace split it over two lines (`<unfinished ...>`,
-    /// `<... resumed>`); None when the line read is the whole call.
-    pub joined: Option<String>,
 }

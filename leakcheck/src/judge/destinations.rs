@@ -10,13 +10,14 @@ use super::sockets::{Family, Transport};
 use super::Judge;
 use crate::event::{Event, SockAddr};
 use crate::kind::Kind;
+use crate::syntax::Shown;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 impl Judge {
     pub(super) fn judge_connect(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         fd: i32,
         addr: &SockAddr,
         ok: bool,
@@ -39,7 +40,7 @@ impl Judge {
                     });
                 }
                 let transport = state.transport;
-                let index = self.judge_ip(event, line, "connect", Kind::Connect, *ip, transport);
+                let index = self.judge_ip(event, shown, "connect", Kind::Connect, *ip, transport);
                 if transport == Transport::Ip(Proto::Udp) {
                     // Held until what follows tells a route probe from a leak.
                     if let Some(index) = index {
@@ -66,7 +67,7 @@ impl Judge {
                 if !is_abstract && is_resolved(path) {
                     self.report(
                         event,
-                        line,
+                        shown,
                         Kind::Dns,
                         Some(addr.to_string()),
                         "connect",
@@ -75,7 +76,7 @@ impl Judge {
                 }
             }
             SockAddr::Unspec | SockAddr::Netlink => {}
-            other => self.judge_other_destination(event, line, "connect", other),
+            other => self.judge_other_destination(event, shown, "connect", other),
         }
     }
 
@@ -83,20 +84,20 @@ impl Judge {
     pub(super) fn judge_other_destination(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         syscall: &str,
         addr: &SockAddr,
     ) {
         match addr {
             SockAddr::Undecoded(raw) => {
-                let text = self.trace_text(event, line);
+                let text = self.trace_text(event, shown);
                 self.problem(format!("{syscall}() address not decoded ({raw}): {text}"));
             }
             SockAddr::Other(_) => {
-                self.report(event, line, Kind::RawSocket, None, syscall, Target::None);
+                self.report(event, shown, Kind::RawSocket, None, syscall, Target::None);
             }
             SockAddr::SendUnspec(None) => {
-                let text = self.trace_text(event, line);
+                let text = self.trace_text(event, shown);
                 self.problem(format!(
                     "{syscall}() AF_UNSPEC address without its sa_data: {text}"
                 ));
@@ -112,7 +113,7 @@ impl Judge {
     pub(super) fn judge_send(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         syscall: &'static str,
         fd: i32,
         destinations: &[SockAddr],
@@ -142,11 +143,11 @@ impl Judge {
                     if matches!(family, Some(Family::Local)) {
                         continue;
                     }
-                    self.judge_ip(event, line, syscall, Kind::Send, *ip, transport);
+                    self.judge_ip(event, shown, syscall, Kind::Send, *ip, transport);
                 }
                 SockAddr::SendUnspec(v4) => match family {
                     Some(Family::Inet) => {
-                        self.judge_unspec_v4(event, line, syscall, *v4, transport)
+                        self.judge_unspec_v4(event, shown, syscall, *v4, transport)
                     }
                     Some(Family::Inet6) => to_peer = true,
                     Some(Family::Local | Family::Other) => {}
@@ -156,7 +157,7 @@ impl Judge {
                     if !is_abstract && is_resolved(path) {
                         self.report(
                             event,
-                            line,
+                            shown,
                             Kind::Dns,
                             Some(dest.to_string()),
                             syscall,
@@ -165,7 +166,7 @@ impl Judge {
                     }
                 }
                 SockAddr::Netlink | SockAddr::Unspec => {}
-                other => self.judge_other_destination(event, line, syscall, other),
+                other => self.judge_other_destination(event, shown, syscall, other),
             }
         }
         if transport == Transport::Ip(Proto::Udp) {
@@ -175,16 +176,16 @@ impl Judge {
         if let Some(v4) = unspec_unknown {
             // The socket's family is unknown: ask, or read it as an AF_INET socket would.
             if self.live {
-                self.ask_descriptor(event, line, syscall, fd, Some(v4));
+                self.ask_descriptor(event, shown, syscall, fd, Some(v4));
             } else {
-                self.judge_unspec_v4(event, line, syscall, v4, transport);
+                self.judge_unspec_v4(event, shown, syscall, v4, transport);
             }
         }
         if to_peer {
             if self.socket(pid, fd).is_some() {
                 self.udp_data_sent(pid, fd);
             } else if self.live {
-                self.ask_descriptor(event, line, syscall, fd, None);
+                self.ask_descriptor(event, shown, syscall, fd, None);
             }
         }
     }
@@ -194,7 +195,7 @@ impl Judge {
     pub(super) fn judge_unspec_v4(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         syscall: &str,
         v4: Option<SocketAddrV4>,
         transport: Transport,
@@ -204,14 +205,16 @@ impl Judge {
             Some(v4) => {
                 self.judge_ip(
                     event,
-                    line,
+                    shown,
                     syscall,
                     Kind::Send,
                     SocketAddr::V4(v4),
                     transport,
                 );
             }
-            None => self.judge_other_destination(event, line, syscall, &SockAddr::SendUnspec(None)),
+            None => {
+                self.judge_other_destination(event, shown, syscall, &SockAddr::SendUnspec(None))
+            }
         }
     }
 
@@ -219,7 +222,7 @@ impl Judge {
     pub(super) fn judge_ip(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         syscall: &str,
         ip_kind: Kind,
         ip: SocketAddr,
@@ -256,7 +259,7 @@ impl Judge {
         };
         self.report(
             event,
-            line,
+            shown,
             kind,
             destination,
             syscall,
@@ -268,7 +271,7 @@ impl Judge {
         index
     }
 
-    pub(super) fn judge_listen(&mut self, event: &Event, line: &str, fd: i32) {
+    pub(super) fn judge_listen(&mut self, event: &Event, shown: Shown<'_>, fd: i32) {
         let (bound, family) = match self.socket(event.pid, fd) {
             Some(state) => (state.bound.clone(), state.family),
             None => (None, None),
@@ -277,7 +280,7 @@ impl Judge {
             Some(SockAddr::Ip(addr)) if !addr.ip().is_loopback() => {
                 self.report(
                     event,
-                    line,
+                    shown,
                     Kind::Listen,
                     Some(addr.to_string()),
                     "listen",
@@ -288,7 +291,7 @@ impl Judge {
             None => {
                 // listen() on an unbound IP socket binds it to every address.
                 if matches!(family, Some(Family::Inet | Family::Inet6)) {
-                    self.report(event, line, Kind::Listen, None, "listen", Target::None);
+                    self.report(event, shown, Kind::Listen, None, "listen", Target::None);
                 }
             }
         }

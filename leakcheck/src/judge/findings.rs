@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::kind::{Kind, Severity};
 use crate::leftover::Leftover;
 use crate::policy::Policy;
-use crate::syntax::split_pid;
+use crate::syntax::Shown;
 use crate::verdict::{Finding, FindingSeverity, Verdict, VerdictKind};
 use std::collections::{BTreeSet, HashSet};
 use std::net::SocketAddr;
@@ -35,18 +35,15 @@ pub(super) struct FindingKey {
 }
 
 impl Judge {
-    pub(super) fn trace_text(&self, event: &Event, line: &str) -> String {
-        let call = match &event.joined {
-            Some(joined) => joined.as_str(),
-            None => split_pid(line.trim_end()).1,
-        };
-        format!("{} {}", event.pid, call)
+    /// What a finding or a problem quotes of an event: its pid and how the trace shows it.
+    pub(super) fn trace_text(&self, event: &Event, shown: Shown<'_>) -> String {
+        shown.quote(event.pid)
     }
 
     pub(super) fn report(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         kind: Kind,
         destination: Option<String>,
         syscall: &str,
@@ -70,7 +67,7 @@ impl Judge {
             syscall: key.syscall.clone(),
             pid: event.pid,
             destination: key.destination.clone(),
-            trace: self.trace_text(event, line),
+            trace: self.trace_text(event, shown),
             occurrences: 1,
             note: None,
         };

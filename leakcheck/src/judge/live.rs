@@ -10,6 +10,7 @@ use super::sockets::Transport;
 use super::Judge;
 use crate::event::{Event, EventKind, SockAddr};
 use crate::kind::Kind;
+use crate::syntax::Shown;
 use std::net::{SocketAddr, SocketAddrV4};
 
 /// A question the judge cannot answer from the trace, about the live system, raised
@@ -57,7 +58,8 @@ pub struct DescriptorQuestion {
     /// An AF_UNSPEC destination's sa_data (None: the send had no destination at all).
     unspec: Option<Option<SocketAddrV4>>,
     event: Event,
-    line: String,
+    /// How the trace shows the send (after the pid), for the finding it may make.
+    shown: String,
 }
 
 /// What a descriptor is, looked up in the live system.
@@ -101,7 +103,7 @@ impl Judge {
     pub(super) fn ask_descriptor(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         syscall: &'static str,
         fd: i32,
         unspec: Option<Option<SocketAddrV4>>,
@@ -113,7 +115,7 @@ impl Judge {
                 syscall,
                 unspec,
                 event: event.clone(),
-                line: line.to_string(),
+                shown: shown.text().into_owned(),
             }));
     }
 
@@ -159,7 +161,7 @@ impl Judge {
             syscall,
             unspec,
             event,
-            line,
+            shown,
         } = asked;
         match answer {
             Descriptor::Local => {}
@@ -172,7 +174,7 @@ impl Judge {
                 let transport = proto.map_or(Transport::Other, Transport::Ip);
                 if let (Some(v4), false) = (unspec, v6) {
                     // AF_UNSPEC on an AF_INET socket: sa_data's address.
-                    self.judge_unspec_v4(&event, &line, syscall, v4, transport);
+                    self.judge_unspec_v4(&event, Shown::Text(&shown), syscall, v4, transport);
                     return;
                 }
                 let Some(peer) = peer else {
@@ -184,14 +186,28 @@ impl Judge {
                     // A reply on a connection made to the tree from this host.
                     return;
                 }
-                self.judge_ip(&event, &line, syscall, Kind::Connect, peer, transport);
+                self.judge_ip(
+                    &event,
+                    Shown::Text(&shown),
+                    syscall,
+                    Kind::Connect,
+                    peer,
+                    transport,
+                );
             }
             Descriptor::Raw(name) => {
                 let _ = name;
-                self.report(&event, &line, Kind::RawSocket, None, syscall, Target::None);
+                self.report(
+                    &event,
+                    Shown::Text(&shown),
+                    Kind::RawSocket,
+                    None,
+                    syscall,
+                    Target::None,
+                );
             }
             Descriptor::Unknown(why) => {
-                let text = self.trace_text(&event, &line);
+                let text = self.trace_text(&event, Shown::Text(&shown));
                 self.problem(format!(
                     "{syscall}() on descriptor {fd} of pid {pid}, a socket the trace never showed, could not be looked up ({why}): {text}"
                 ));
@@ -220,12 +236,12 @@ impl Judge {
             let event = Event {
                 pid,
                 kind: EventKind::Nothing,
-                joined: Some(text.clone()),
             };
+            let shown = Shown::Text(&text);
             if socket.raw {
                 self.report(
                     &event,
-                    &text,
+                    shown,
                     Kind::RawSocket,
                     None,
                     "inherited",
@@ -244,7 +260,7 @@ impl Judge {
                     };
                     self.report(
                         &event,
-                        &text,
+                        shown,
                         kind,
                         Some(peer.to_string()),
                         "inherited",
@@ -254,7 +270,7 @@ impl Judge {
                 None => {
                     self.report(
                         &event,
-                        &text,
+                        shown,
                         Kind::IpSocket,
                         None,
                         "inherited",

@@ -25,7 +25,7 @@ use crate::attribution::Tasks;
 use crate::event::{Event, EventKind, NetlinkType, ProcessEnd};
 use crate::kind::Kind;
 use crate::policy::Policy;
-use crate::syntax::ParseError;
+use crate::syntax::{ParseError, Shown};
 use crate::verdict::Finding;
 use findings::{FindingKey, Target};
 pub use live::{Descriptor, DescriptorQuestion, InheritedSocket, Question};
@@ -128,8 +128,8 @@ impl Judge {
         self.problem(error.to_string());
     }
 
-    /// Judges one event; `line` is the trace line it came from.
-    pub fn observe(&mut self, event: &Event, line: &str) {
+    /// Judges one event; `shown` is how the trace shows it (what a finding quotes).
+    pub fn observe(&mut self, event: &Event, shown: Shown<'_>) {
         if self.root.pid.is_none() {
             self.root.pid = Some(event.pid);
         }
@@ -148,9 +148,9 @@ impl Judge {
                 if let Some(fd) = fd {
                     self.new_socket(pid, *fd, *family, *sock_type, *protocol);
                 }
-                self.judge_socket(event, line, *family, *sock_type);
+                self.judge_socket(event, shown, *family, *sock_type);
             }
-            EventKind::Connect { fd, addr, ok } => self.judge_connect(event, line, *fd, addr, *ok),
+            EventKind::Connect { fd, addr, ok } => self.judge_connect(event, shown, *fd, addr, *ok),
             EventKind::Send {
                 call,
                 fd,
@@ -164,7 +164,7 @@ impl Judge {
                 if *truncated {
                     self.problem(format!(
                         "{syscall}() vector cut short by strace: some destinations were not seen: {}",
-                        self.trace_text(event, line)
+                        self.trace_text(event, shown)
                     ));
                 }
                 // A bare 0x16 may be RTM_GETADDR: strace prints a bare number when it
@@ -174,16 +174,16 @@ impl Judge {
                 }) {
                     self.report(
                         event,
-                        line,
+                        shown,
                         Kind::InterfaceEnumeration,
                         None,
                         syscall,
                         Target::None,
                     );
                 }
-                self.judge_send(event, line, syscall, *fd, destinations, *fastopen);
+                self.judge_send(event, shown, syscall, *fd, destinations, *fastopen);
                 if destinations.is_empty() {
-                    self.judge_resolver_request(event, line, syscall, *fd, payload.as_deref());
+                    self.judge_resolver_request(event, shown, syscall, *fd, payload.as_deref());
                 }
             }
             EventKind::Bind { fd, addr, ok } => {
@@ -211,7 +211,7 @@ impl Judge {
                 self.own(transport, listening, addr);
             }
             EventKind::Listen { fd, ok } => {
-                self.judge_listen(event, line, *fd);
+                self.judge_listen(event, shown, *fd);
                 if *ok {
                     let state = self.socket_mut(pid, *fd);
                     state.listening = true;
@@ -245,7 +245,7 @@ impl Judge {
                 if matches!(request, Some(SIOCGIFCONF | SIOCGIFADDR)) {
                     self.report(
                         event,
-                        line,
+                        shown,
                         Kind::InterfaceEnumeration,
                         None,
                         "ioctl",
@@ -256,7 +256,7 @@ impl Judge {
             EventKind::IoUring { call } => {
                 self.report(
                     event,
-                    line,
+                    shown,
                     Kind::Untraceable,
                     None,
                     call.as_str(),
@@ -278,9 +278,9 @@ impl Judge {
             EventKind::Spawn { child, thread } => self.tasks.spawned(pid, *child, *thread),
             EventKind::SetName(name) => self.tasks.named(pid, name),
             EventKind::Escape { call, why } => {
-                let text = self.trace_text(event, line);
+                let text = self.trace_text(event, shown);
                 self.problem(format!("{why}: {text}"));
-                self.report(event, line, Kind::Untraceable, None, call, Target::None);
+                self.report(event, shown, Kind::Untraceable, None, call, Target::None);
             }
             EventKind::Lost(why) => {
                 let why = why.clone();

@@ -5,6 +5,7 @@ use super::findings::Target;
 use super::Judge;
 use crate::event::Event;
 use crate::kind::Kind;
+use crate::syntax::Shown;
 
 /// Where glibc's nscd client connects: a hosts request here is a name lookup.
 pub(super) const NSCD_SOCKETS: [&str; 2] = ["/var/run/nscd/socket", "/run/nscd/socket"];
@@ -25,7 +26,7 @@ impl Judge {
     pub(super) fn judge_resolver_request(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         syscall: &str,
         fd: i32,
         payload: Option<&[u8]>,
@@ -54,7 +55,7 @@ impl Judge {
             let dest = format!("unix:{path}");
             self.report(
                 event,
-                line,
+                shown,
                 Kind::Dns,
                 Some(dest),
                 syscall,

@@ -84,7 +84,7 @@ pub(super) fn owned_in(held: &HashSet<SocketAddr>, dest: &SocketAddr) -> bool {
     }
 }
 
-/// The matching rule of [`Judge::owned_by`], for one held local address: whether a
+/// The matching rule of `Judge::owned_by`, for one held local address: whether a
 /// socket holding `local` answers at `dest` (both loopback forms count for 127.0.0.1
 /// and ::1). Used by the live look-ups.
 pub fn holds(local: &SocketAddr, dest: &SocketAddr) -> bool {

@@ -8,6 +8,7 @@ use super::servers::Proto;
 use super::Judge;
 use crate::event::{Event, SockAddr};
 use crate::kind::Kind;
+use crate::syntax::Shown;
 
 /// Socket families that cannot reach the network (AF_LOCAL is AF_UNIX).
 const LOCAL_FAMILIES: [i32; 4] = [
@@ -70,7 +71,7 @@ impl Judge {
     pub(super) fn judge_socket(
         &mut self,
         event: &Event,
-        line: &str,
+        shown: Shown<'_>,
         family: Option<i32>,
         sock_type: Option<i32>,
     ) {
@@ -78,14 +79,14 @@ impl Judge {
         let raw_type = matches!(sock_type, Some(libc::SOCK_RAW | SOCK_PACKET));
         match Family::of(family) {
             Family::Inet | Family::Inet6 if raw_type => {
-                self.report(event, line, Kind::RawSocket, None, "socket", Target::None)
+                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None)
             }
             Family::Inet | Family::Inet6 => {
-                self.report(event, line, Kind::IpSocket, None, "socket", Target::None);
+                self.report(event, shown, Kind::IpSocket, None, "socket", Target::None);
             }
             Family::Local => {}
             Family::Other => {
-                self.report(event, line, Kind::RawSocket, None, "socket", Target::None)
+                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None)
             }
         }
     }

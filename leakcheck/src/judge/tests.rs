@@ -24,18 +24,17 @@ fn judge_with(lines: &[&str], allow: &[&str], mut answer: Option<Answer>) -> Ver
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy(allow, true));
     judge.set_live(answer.is_some());
-    let mut events = Vec::new();
     for line in std::iter::once(&START).chain(lines).chain([&END]) {
-        events.clear();
-        parser.parse_line(line, &mut events).expect(line);
-        for event in &events {
-            judge.observe(event, line);
-            if let Some(answer) = answer.as_mut() {
-                for question in judge.take_questions() {
-                    answer(&mut judge, question);
+        parser
+            .feed(line, &mut |event, shown| {
+                judge.observe(&event, shown);
+                if let Some(answer) = answer.as_mut() {
+                    for question in judge.take_questions() {
+                        answer(&mut judge, question);
+                    }
                 }
-            }
-        }
+            })
+            .expect(line);
     }
     judge.finish()
 }

@@ -125,7 +125,6 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 return Ok(Event {
                     pid,
                     kind: EventKind::Nothing,
-                    joined: None,
                 });
             }
             match parse_sockaddr(arg(1)?)? {
@@ -302,11 +301,7 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
         }
         _ => EventKind::Nothing,
     };
-    Ok(Event {
-        pid,
-        kind,
-        joined: None,
-    })
+    Ok(Event { pid, kind })
 }
 
 /// The descriptor a call returned; None when it failed.

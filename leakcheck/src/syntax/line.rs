@@ -175,7 +175,7 @@ pub enum Msgs<'a> {
     /// Memory that could not be read: the pointer.
     Pointer(u64),
     /// The headers read, one per message.
-    Read(Cow<'a, [Msg<'a>]>),
+    Read(&'a [Msg<'a>]),
 }
 
 /// How a process was made (the ptrace event that announced it).

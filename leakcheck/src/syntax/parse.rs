@@ -2,6 +2,7 @@
 //! (`<unfinished ...>`, `<... resumed>`) put back together.
 
 use super::call::parse_call;
+use super::Shown;
 use crate::event::{Event, EventKind, ProcessEnd};
 use std::collections::HashMap;
 
@@ -36,6 +37,17 @@ impl Parser {
     /// or, if its process dies first, when the process's exit line arrives (the attempt
     /// counts even though it never returned).
     pub fn parse_line(&mut self, line: &str, out: &mut Vec<Event>) -> Result<(), ParseError> {
+        self.feed(line, &mut |event, _| out.push(event))
+    }
+
+    /// [`Parser::parse_line`], handing each event to `emit` with the text it shows (the
+    /// line after its pid, or the call put together from its halves). A line that cannot
+    /// be parsed yields no event at all.
+    pub fn feed(
+        &mut self,
+        line: &str,
+        emit: &mut dyn FnMut(Event, Shown<'_>),
+    ) -> Result<(), ParseError> {
         let err = |reason: &str| ParseError {
             reason: reason.to_string(),
             line: line.to_string(),
@@ -54,15 +66,10 @@ impl Parser {
             if let Some(pending) = flush.then(|| self.pending.remove(&pid)).flatten() {
                 // The call never returned: judge what its first half shows.
                 let call = format!("{pending}) = ?");
-                let mut event = parse_call(pid, &call).map_err(|reason| err(&reason))?;
-                event.joined = Some(call);
-                out.push(event);
+                let event = parse_call(pid, &call).map_err(|reason| err(&reason))?;
+                emit(event, Shown::Text(&call));
             }
-            out.push(Event {
-                pid,
-                kind: end,
-                joined: None,
-            });
+            emit(Event { pid, kind: end }, Shown::Text(rest));
             return Ok(());
         }
         if rest.starts_with("--- ") {
@@ -83,9 +90,8 @@ impl Parser {
                 self.pending.insert(pid, half.to_string());
                 return Ok(());
             }
-            let mut event = parse_call(pid, &joined).map_err(|reason| err(&reason))?;
-            event.joined = Some(joined);
-            out.push(event);
+            let event = parse_call(pid, &joined).map_err(|reason| err(&reason))?;
+            emit(event, Shown::Text(&joined));
             return Ok(());
         }
         if let Some(half) = strip_unfinished(rest) {
@@ -97,27 +103,41 @@ impl Parser {
             self.pending.insert(new_pid, half.to_string());
             return Ok(());
         }
-        out.push(parse_call(pid, rest).map_err(|reason| err(&reason))?);
+        let event = parse_call(pid, rest).map_err(|reason| err(&reason))?;
+        emit(event, Shown::Text(rest));
         Ok(())
     }
 
     /// Calls that started and never resumed (a trace that ended mid-call).
     pub fn take_unfinished(&mut self, out: &mut Vec<Event>) -> Vec<ParseError> {
-        let mut errors = Vec::new();
+        let unfinished = self.finish();
+        out.extend(unfinished.calls.into_iter().map(|(event, _)| event));
+        unfinished.errors
+    }
+
+    /// [`Parser::take_unfinished`], each call with its text (`HEAD) = ?`).
+    pub fn finish(&mut self) -> Unfinished {
+        let mut unfinished = Unfinished::default();
         let mut pending: Vec<_> = self.pending.drain().collect();
         pending.sort();
         for (pid, head) in pending {
             let call = format!("{head}) = ?");
             match parse_call(pid, &call) {
-                Ok(mut event) => {
-                    event.joined = Some(call);
-                    out.push(event);
-                }
-                Err(reason) => errors.push(ParseError { reason, line: head }),
+                Ok(event) => unfinished.calls.push((event, call)),
+                Err(reason) => unfinished.errors.push(ParseError { reason, line: head }),
             }
         }
-        errors
+        unfinished
     }
+}
+
+/// What a trace that ended mid-call leaves: see [`Parser::finish`].
+#[derive(Debug, Default)]
+pub struct Unfinished {
+    /// The first halves that could not be read.
+    pub errors: Vec<ParseError>,
+    /// The calls, each with its text.
+    pub calls: Vec<(Event, String)>,
 }
 
 pub(super) fn strip_pid_changed(text: &str) -> Option<(&str, u32)> {

@@ -413,7 +413,12 @@ impl Rng {
                 fd,
                 vec: match self.below(4) {
                     0 => Msgs::Pointer(self.next()),
-                    _ => Msgs::Read(Cow::Owned((0..self.below(4)).map(|_| self.msg()).collect())),
+                    _ => {
+                        let n = self.below(4);
+                        let msgs: Vec<Msg<'static>> = (0..n).map(|_| self.msg()).collect();
+                        // Leaked: a test's few kilobytes.
+                        Msgs::Read(Vec::leak(msgs))
+                    }
                 },
                 vlen: 3,
                 flags,

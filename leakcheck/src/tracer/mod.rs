@@ -1,9 +1,11 @@
-//! Tracing backends: run a program and hand every trace line to a sink as it is written.
+//! Tracing backends: run a program and hand every event to an [`Observer`] as it is
+//! traced.
 //!
-//! Two backends sit behind [`Tracer`]: [`StraceBackend`] runs strace, and
-//! [`NativeBackend`](crate::native::NativeBackend) traces with ptrace and its own seccomp
-//! filter, writing the same lines at a fraction of the cost. [`Backend::select`] picks
-//! one (`LEAKCHECK_TRACER`); the parser and the judge never know which.
+//! Two backends sit behind [`Tracer`]: [`StraceBackend`] runs strace and parses its text
+//! into events ([`crate::syntax`]), and [`NativeBackend`](crate::native::NativeBackend)
+//! traces with ptrace and its own seccomp filter and builds the events from the calls it
+//! stops, at a fraction of the cost. [`Backend::select`] picks one (`LEAKCHECK_TRACER`);
+//! the judge never knows which.
 //!
 //! Files: `run.rs`, what a run takes and gives ([`TracedCommand`], [`RunResult`],
 //! [`TraceError`]); `process.rs`, starting and ending the traced process, shared by both
@@ -16,7 +18,7 @@ mod run;
 mod strace;
 
 pub use crate::leftover::Leftover;
-pub use run::{ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
+pub use run::{Observer, ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
 pub use strace::{StraceBackend, TRACED_SYSCALLS};
 
 /// The backend to trace with, chosen once per run.
@@ -69,11 +71,11 @@ impl Tracer for Backend {
     fn run(
         &self,
         cmd: &TracedCommand,
-        sink: &mut (dyn FnMut(&str) + Send),
+        observer: &mut dyn Observer,
     ) -> Result<RunResult, TraceError> {
         match self {
-            Backend::Native(native) => native.run(cmd, sink),
-            Backend::Strace(strace) => strace.run(cmd, sink),
+            Backend::Native(native) => native.run(cmd, observer),
+            Backend::Strace(strace) => strace.run(cmd, observer),
         }
     }
 }

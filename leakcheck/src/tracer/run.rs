@@ -1,7 +1,9 @@
 //! What a traced run takes and gives, whichever backend runs it: the [`TracedCommand`],
 //! the [`Tracer`] trait, the [`RunResult`] and the setup errors.
 
+use crate::event::Event;
 use crate::leftover::Leftover;
+use crate::syntax::{ParseError, Shown};
 use nix::sys::signal::Signal;
 use std::ffi::OsString;
 use std::io;
@@ -174,13 +176,38 @@ pub enum TraceError {
     Io(#[from] io::Error),
 }
 
+/// Where a tracer delivers what it observes, in trace order.
+pub trait Observer: Send {
+    /// One event, and how the trace shows it. Called while the program runs (a send under
+    /// seccomp notification even while it waits), so that live look-ups still see the
+    /// descriptors the event names.
+    fn event(&mut self, event: &Event, shown: Shown<'_>);
+
+    /// Part of the trace could not be read (a line strace wrote that the parser rejects,
+    /// or a call the native tracer read that the parser would reject): the trace is not
+    /// to be trusted.
+    fn unreadable(&mut self, error: &ParseError);
+
+    /// The traced processes are gone: what follows is judged from the trace alone.
+    fn ended(&mut self) {}
+
+    /// Whether the observer wants the trace as text too (`LEAKCHECK_KEEP_TRACE`).
+    fn wants_text(&self) -> bool {
+        false
+    }
+
+    /// One line of the trace as text, when [`Observer::wants_text`]: strace's own lines,
+    /// the native tracer's rendered in strace's syntax.
+    fn text(&mut self, _line: &str) {}
+}
+
 /// A tracing backend.
 pub trait Tracer: Send + Sync {
-    /// Runs `cmd`, calling `sink` with every trace line (without its newline) as it is
-    /// written. Returns once the program and the tracer have ended.
+    /// Runs `cmd`, handing `observer` every event as it is traced. Returns once the
+    /// program and the tracer have ended.
     fn run(
         &self,
         cmd: &TracedCommand,
-        sink: &mut (dyn FnMut(&str) + Send),
+        observer: &mut dyn Observer,
     ) -> Result<RunResult, TraceError>;
 }

@@ -2,8 +2,9 @@
 //! written.
 
 use super::process::{self, find_in_path, is_executable, resolve_program, Launch};
-use super::run::{ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
+use super::run::{Observer, ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
 use crate::leftover::Tasks;
+use crate::syntax::{Parser, Shown};
 use nix::unistd::Pid;
 use std::ffi::OsStr;
 use std::fs::File;
@@ -81,7 +82,7 @@ impl Tracer for StraceBackend {
     fn run(
         &self,
         cmd: &TracedCommand,
-        sink: &mut (dyn FnMut(&str) + Send),
+        observer: &mut dyn Observer,
     ) -> Result<RunResult, TraceError> {
         resolve_program(cmd)?;
         // The trace goes through a FIFO in a private directory rather than an inherited
@@ -112,6 +113,7 @@ impl Tracer for StraceBackend {
         let opened = AtomicBool::new(false);
         let mut problems = Vec::new();
         let tasks = Tasks::default();
+        let mut parser = Parser::new();
         let status: io::Result<ExitStatus> = std::thread::scope(|scope| {
             let (watch_tx, watch_rx) = mpsc::channel();
             let dog =
@@ -120,6 +122,8 @@ impl Tracer for StraceBackend {
             let tasks = &tasks;
             let opened = &opened;
             let fifo = &fifo;
+            let parser = &mut parser;
+            let observer = &mut *observer;
             let reader = scope.spawn(move || {
                 // The first task in the trace is the program; when it ends, what it left
                 // running has a grace period (see `leftover`).
@@ -135,7 +139,14 @@ impl Tracer for StraceBackend {
                         root.get_or_insert(tid);
                         tasks.started(tid);
                     }
-                    sink(line);
+                    if observer.wants_text() {
+                        observer.text(line);
+                    }
+                    let parsed =
+                        parser.feed(line, &mut |event, shown| observer.event(&event, shown));
+                    if let Err(error) = parsed {
+                        observer.unreadable(&error);
+                    }
                 };
                 read_trace(fifo, opened, &mut track)
             });
@@ -162,6 +173,16 @@ impl Tracer for StraceBackend {
         });
         let leftovers = tasks.take_leftovers();
         let status = status?;
+        // What follows is judged from the trace alone: the processes are gone. Calls that
+        // started and never resumed (a trace that ended mid-call) count all the same.
+        observer.ended();
+        let unfinished = parser.finish();
+        for error in &unfinished.errors {
+            observer.unreadable(error);
+        }
+        for (event, text) in &unfinished.calls {
+            observer.event(event, Shown::Text(text));
+        }
         let output = output.map(process::Captured::collect).unwrap_or_default();
 
         let status = process::status(cmd, &tasks, &mut problems, |_| match status.code() {

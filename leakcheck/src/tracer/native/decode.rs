@@ -227,7 +227,7 @@ impl Decoder {
                         let msg = self.msg(pid, f, socket);
                         self.msgs.push(msg);
                     }
-                    Msgs::Read(Cow::Borrowed(&self.msgs))
+                    Msgs::Read(&self.msgs)
                 } else {
                     Msgs::Pointer(a[1])
                 };

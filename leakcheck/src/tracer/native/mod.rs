@@ -26,10 +26,11 @@ mod kernel;
 mod notify;
 mod stops;
 
+use crate::event::Event;
 use crate::leftover::Tasks;
-use crate::syntax::{render, Line};
+use crate::syntax::{render, Line, ParseError, Shown};
 use crate::tracer::process::{self, resolve_program, Captured, Launch};
-use crate::tracer::{ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
+use crate::tracer::{Observer, ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
 use decode::Decoder;
 use filter::{install_filter, seccomp_filter};
 use nix::unistd::Pid;
@@ -80,13 +81,10 @@ impl Sockets {
     }
 }
 
-/// The sink of a run's lines.
-type Sink<'a> = &'a mut (dyn FnMut(&str) + Send);
-
 /// What the ptrace thread and the notification thread share.
 struct Shared<'a> {
-    /// The sink, and the buffer each line is written into.
-    sink: Mutex<(Sink<'a>, String)>,
+    /// Who is told, and the buffer a line's text is written into when it wants the text.
+    observer: Mutex<(&'a mut dyn Observer, String)>,
     sockets: Mutex<Sockets>,
     problems: Mutex<Vec<String>>,
     /// Every task seen and not yet ended, for the watchdog.
@@ -94,13 +92,31 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    /// Hands a line to the sink, in strace's syntax.
+    /// Hands the event a line shows to the observer, with the line to quote (and its
+    /// text first, when the observer keeps the trace as text). A line the parser would
+    /// refuse is refused the same way, with the same message.
     fn emit(&self, pid: Pid, line: &Line) {
-        if let Ok(mut sink) = self.sink.lock() {
-            let (sink, text) = &mut *sink;
+        let Ok(mut guard) = self.observer.lock() else {
+            return;
+        };
+        let (observer, text) = &mut *guard;
+        let pid = pid.as_raw() as u32;
+        if observer.wants_text() {
             text.clear();
-            render::line(text, pid.as_raw() as u32, line);
-            sink(text);
+            render::line(text, pid, line);
+            observer.text(text);
+        }
+        match line.event_kind() {
+            Ok(kind) => observer.event(&Event { pid, kind }, Shown::Line(line)),
+            Err(reason) => {
+                text.clear();
+                render::line(text, pid, line);
+                let error = ParseError {
+                    reason,
+                    line: text.clone(),
+                };
+                observer.unreadable(&error);
+            }
         }
     }
 
@@ -121,7 +137,7 @@ impl Tracer for NativeBackend {
     fn run(
         &self,
         cmd: &TracedCommand,
-        sink: &mut (dyn FnMut(&str) + Send),
+        observer: &mut dyn Observer,
     ) -> Result<RunResult, TraceError> {
         resolve_program(cmd)?;
         let mut command = Command::new(&cmd.program);
@@ -172,7 +188,7 @@ impl Tracer for NativeBackend {
         }
 
         let shared = Shared {
-            sink: Mutex::new((sink, String::with_capacity(256))),
+            observer: Mutex::new((observer, String::with_capacity(256))),
             sockets: Mutex::new(Sockets::default()),
             problems: Mutex::new(Vec::new()),
             tasks: Tasks::default(),
@@ -218,6 +234,9 @@ impl Tracer for NativeBackend {
         })?;
         drop(launch);
 
+        if let Ok((observer, _)) = shared.observer.into_inner() {
+            observer.ended();
+        }
         let leftovers = shared.tasks.take_leftovers();
         let mut problems = shared.problems.into_inner().unwrap_or_default();
         let output = output.map(Captured::collect).unwrap_or_default();
