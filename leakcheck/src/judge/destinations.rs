@@ -5,13 +5,13 @@ use super::findings::{FindingKey, Target};
 use super::live::Question;
 use super::probes::UdpConnect;
 use super::resolver::is_resolved;
-use super::servers::Proto;
-use super::sockets::{Family, Transport};
+use super::servers::loopback_form;
+use super::sockets::{Family, Proto, Transport};
 use super::Judge;
 use crate::event::{Event, SockAddr};
 use crate::kind::Kind;
 use crate::syntax::Shown;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
+use std::net::{SocketAddr, SocketAddrV4};
 
 impl Judge {
     pub(super) fn judge_connect(
@@ -295,18 +295,5 @@ impl Judge {
                 }
             }
         }
-    }
-}
-
-/// Linux routes a connect or send to the unspecified address to the local host.
-pub(super) fn loopback_form(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(v4) if v4.is_unspecified() => {
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
-        }
-        IpAddr::V6(v6) if v6.is_unspecified() => {
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
-        }
-        _ => addr,
     }
 }

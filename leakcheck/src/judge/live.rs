@@ -3,10 +3,9 @@
 //! what a descriptor the trace never showed is); `crate::ports` answers them before the
 //! next event.
 
-use super::destinations::loopback_form;
 use super::findings::Target;
-use super::servers::Proto;
-use super::sockets::Transport;
+use super::servers::loopback_form;
+use super::sockets::{Proto, Transport};
 use super::Judge;
 use crate::event::{Event, EventKind, SockAddr};
 use crate::kind::Kind;

@@ -30,8 +30,9 @@ use crate::verdict::Finding;
 use findings::{FindingKey, Target};
 pub use live::{Descriptor, DescriptorQuestion, InheritedSocket, Question};
 use probes::ProbeTally;
-pub use servers::{holds, Proto};
-use sockets::SocketState;
+pub use servers::holds;
+pub use sockets::Proto;
+use sockets::{Family, SocketState};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
@@ -287,6 +288,29 @@ impl Judge {
                 self.problem(why);
             }
             EventKind::Nothing => {}
+        }
+    }
+
+    fn judge_socket(
+        &mut self,
+        event: &Event,
+        shown: Shown<'_>,
+        family: Option<i32>,
+        sock_type: Option<i32>,
+    ) {
+        const SOCK_PACKET: i32 = 10;
+        let raw_type = matches!(sock_type, Some(libc::SOCK_RAW | SOCK_PACKET));
+        match Family::of(family) {
+            Family::Inet | Family::Inet6 if raw_type => {
+                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None)
+            }
+            Family::Inet | Family::Inet6 => {
+                self.report(event, shown, Kind::IpSocket, None, "socket", Target::None);
+            }
+            Family::Local => {}
+            Family::Other => {
+                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None)
+            }
         }
     }
 

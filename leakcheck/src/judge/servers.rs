@@ -1,20 +1,11 @@
 //! The tree's own servers: a loopback destination that a socket of the traced tree
 //! listens on (TCP) or is bound to (UDP) is the tree talking to itself.
 
-use super::sockets::Transport;
+use super::sockets::{Proto, Transport};
 use super::Judge;
 use crate::event::SockAddr;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-
-/// The two transports whose own-server exemption the judge knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Proto {
-    /// TCP: a connect reaches a listening socket.
-    Tcp,
-    /// UDP: a datagram reaches a bound socket.
-    Udp,
-}
 
 impl Judge {
     /// A socket of the tree holds `addr`: a UDP socket bound there, or a TCP socket
@@ -89,4 +80,17 @@ pub(super) fn owned_in(held: &HashSet<SocketAddr>, dest: &SocketAddr) -> bool {
 /// and ::1). Used by the live look-ups.
 pub fn holds(local: &SocketAddr, dest: &SocketAddr) -> bool {
     local.port() == dest.port() && owned_in(&HashSet::from([*local]), dest)
+}
+
+/// Linux routes a connect or send to the unspecified address to the local host.
+pub(super) fn loopback_form(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(v6) if v6.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+        }
+        _ => addr,
+    }
 }

@@ -2,13 +2,9 @@
 //! transport, where it is bound, whether it listens, its unix peer; forgotten when the
 //! number is reused, copied by dup and accept.
 
-use super::findings::Target;
 use super::probes::UdpConnect;
-use super::servers::Proto;
 use super::Judge;
-use crate::event::{Event, SockAddr};
-use crate::kind::Kind;
-use crate::syntax::Shown;
+use crate::event::SockAddr;
 
 /// Socket families that cannot reach the network (AF_LOCAL is AF_UNIX).
 const LOCAL_FAMILIES: [i32; 4] = [
@@ -17,6 +13,15 @@ const LOCAL_FAMILIES: [i32; 4] = [
     libc::AF_ALG,
     libc::AF_UNSPEC,
 ];
+
+/// The two transports whose own-server exemption the judge knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// TCP: a connect reaches a listening socket.
+    Tcp,
+    /// UDP: a datagram reaches a bound socket.
+    Udp,
+}
 
 /// What a socket is, as far as the trace shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -43,7 +48,7 @@ pub(super) enum Family {
 
 impl Family {
     /// The class of an address family (None: a name the trace gave without a number).
-    fn of(family: Option<i32>) -> Family {
+    pub(super) fn of(family: Option<i32>) -> Family {
         match family {
             Some(libc::AF_INET) => Family::Inet,
             Some(libc::AF_INET6) => Family::Inet6,
@@ -68,29 +73,6 @@ pub(super) struct SocketState {
 }
 
 impl Judge {
-    pub(super) fn judge_socket(
-        &mut self,
-        event: &Event,
-        shown: Shown<'_>,
-        family: Option<i32>,
-        sock_type: Option<i32>,
-    ) {
-        const SOCK_PACKET: i32 = 10;
-        let raw_type = matches!(sock_type, Some(libc::SOCK_RAW | SOCK_PACKET));
-        match Family::of(family) {
-            Family::Inet | Family::Inet6 if raw_type => {
-                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None)
-            }
-            Family::Inet | Family::Inet6 => {
-                self.report(event, shown, Kind::IpSocket, None, "socket", Target::None);
-            }
-            Family::Local => {}
-            Family::Other => {
-                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None)
-            }
-        }
-    }
-
     /// A socket() that returned `fd`: whatever was known of the descriptor is forgotten
     /// (the number was closed and reused).
     pub(super) fn new_socket(

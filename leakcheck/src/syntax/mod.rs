@@ -28,6 +28,7 @@ mod parse;
 pub mod render;
 #[cfg(test)]
 mod roundtrip;
+mod shown;
 mod sockaddr;
 #[cfg(test)]
 mod tests;
@@ -37,39 +38,4 @@ pub use line::{
     Addr, Buf, Call, Iov, Line, Msg, MsgHdr, Msgs, Ret, SockAddrBytes, Spawn, MAX_SOCKADDR,
 };
 pub use parse::{split_pid, ParseError, Parser, Unfinished};
-
-/// How the trace shows an event, for the findings and problems that quote it: strace's
-/// text, or a line the native tracer read, rendered only when it is quoted.
-#[derive(Debug, Clone, Copy)]
-pub enum Shown<'a> {
-    /// The text after the pid: strace's line, or a call put together from its halves.
-    Text(&'a str),
-    /// A line the native tracer read.
-    Line(&'a Line<'a>),
-}
-
-impl Shown<'_> {
-    /// `PID TEXT`: what a finding's `trace` field holds.
-    pub fn quote(&self, pid: u32) -> String {
-        match self {
-            Shown::Text(text) => format!("{pid} {text}"),
-            Shown::Line(line) => {
-                let mut out = String::with_capacity(160);
-                render::line(&mut out, pid, line);
-                out
-            }
-        }
-    }
-
-    /// The text after the pid.
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        match self {
-            Shown::Text(text) => std::borrow::Cow::Borrowed(text),
-            Shown::Line(line) => {
-                let mut out = String::with_capacity(160);
-                render::text(&mut out, line);
-                std::borrow::Cow::Owned(out)
-            }
-        }
-    }
-}
+pub use shown::Shown;

@@ -2,7 +2,7 @@
 //! (`<unfinished ...>`, `<... resumed>`) put back together.
 
 use super::call::parse_call;
-use super::Shown;
+use super::shown::Shown;
 use crate::event::{Event, EventKind, ProcessEnd};
 use std::collections::HashMap;
 

@@ -8,7 +8,7 @@
 
 use super::filter::Syscall;
 use super::kernel::read_mem;
-use super::SocketInfo;
+use super::shared::SocketInfo;
 use crate::syntax::{Addr, Buf, Call, Iov, Msg, MsgHdr, Msgs, SockAddrBytes, MAX_SOCKADDR};
 use nix::unistd::Pid;
 use std::borrow::Cow;

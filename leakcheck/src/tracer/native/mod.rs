@@ -24,17 +24,17 @@ mod decode;
 mod filter;
 mod kernel;
 mod notify;
+mod shared;
 mod stops;
 
-use crate::event::Event;
 use crate::leftover::Tasks;
-use crate::syntax::{render, Line, ParseError, Shown};
 use crate::tracer::process::{self, resolve_program, Captured, Launch};
-use crate::tracer::{Observer, ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
+use crate::tracer::run::{Observer, ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
 use decode::Decoder;
 use filter::{install_filter, seccomp_filter};
 use nix::unistd::Pid;
 use notify::{notify_loop, take_listener};
+use shared::{Shared, Sockets};
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -53,83 +53,6 @@ impl NativeBackend {
     /// The native backend, if this machine can run it.
     pub fn new() -> Option<NativeBackend> {
         arch::SUPPORTED.then_some(NativeBackend { _private: () })
-    }
-}
-
-/// What the tracer knows of a socket it saw created: enough to decode sends on it.
-#[derive(Debug, Clone, Copy)]
-struct SocketInfo {
-    family: u16,
-    protocol: i32,
-}
-
-/// Sockets seen created, by thread and descriptor; by descriptor alone as a fallback,
-/// because a socket may be used by a thread other than the one that created it.
-#[derive(Debug, Default)]
-struct Sockets {
-    by_thread: HashMap<(Pid, i32), SocketInfo>,
-    by_fd: HashMap<i32, SocketInfo>,
-}
-
-impl Sockets {
-    fn get(&self, pid: Pid, fd: u64) -> Option<SocketInfo> {
-        let fd = fd as i32;
-        self.by_thread
-            .get(&(pid, fd))
-            .or_else(|| self.by_fd.get(&fd))
-            .copied()
-    }
-}
-
-/// What the ptrace thread and the notification thread share.
-struct Shared<'a> {
-    /// Who is told, and the buffer a line's text is written into when it wants the text.
-    observer: Mutex<(&'a mut dyn Observer, String)>,
-    sockets: Mutex<Sockets>,
-    problems: Mutex<Vec<String>>,
-    /// Every task seen and not yet ended, for the watchdog.
-    tasks: Tasks,
-}
-
-impl Shared<'_> {
-    /// Hands the event a line shows to the observer, with the line to quote (and its
-    /// text first, when the observer keeps the trace as text). A line the parser would
-    /// refuse is refused the same way, with the same message.
-    fn emit(&self, pid: Pid, line: &Line) {
-        let Ok(mut guard) = self.observer.lock() else {
-            return;
-        };
-        let (observer, text) = &mut *guard;
-        let pid = pid.as_raw() as u32;
-        if observer.wants_text() {
-            text.clear();
-            render::line(text, pid, line);
-            observer.text(text);
-        }
-        match line.event_kind() {
-            Ok(kind) => observer.event(&Event { pid, kind }, Shown::Line(line)),
-            Err(reason) => {
-                text.clear();
-                render::line(text, pid, line);
-                let error = ParseError {
-                    reason,
-                    line: text.clone(),
-                };
-                observer.unreadable(&error);
-            }
-        }
-    }
-
-    fn problem(&self, problem: String) {
-        if let Ok(mut problems) = self.problems.lock() {
-            if problems.len() < 20 && !problems.contains(&problem) {
-                problems.push(problem);
-            }
-        }
-    }
-
-    fn socket(&self, pid: Pid, fd: u64) -> Option<SocketInfo> {
-        self.sockets.lock().ok()?.get(pid, fd)
     }
 }
 

@@ -4,7 +4,7 @@
 use super::decode::Decoder;
 use super::filter::{syscall_of, Syscall};
 use super::kernel::{copy_fd, hung_up, let_continue, receive, Listener};
-use super::Shared;
+use super::shared::Shared;
 use crate::syntax::{Line, Ret};
 use nix::unistd::Pid;
 use std::io::{self, Read, Write};
