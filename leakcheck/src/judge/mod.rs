@@ -298,7 +298,9 @@ impl Judge {
         family: Option<i32>,
         sock_type: Option<i32>,
     ) {
-        const SOCK_PACKET: i32 = 10;
+        // SOCK_PACKET, the obsolete packet interface (libc deprecates its constant).
+        #[allow(deprecated)]
+        const SOCK_PACKET: i32 = libc::SOCK_PACKET;
         let raw_type = matches!(sock_type, Some(libc::SOCK_RAW | SOCK_PACKET));
         match Family::of(family) {
             Family::Inet | Family::Inet6 if raw_type => {

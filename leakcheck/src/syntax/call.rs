@@ -385,7 +385,7 @@ pub(super) fn is_pointer(text: &str) -> bool {
 /// (`0x20000000`). Flags it cannot read count as MSG_FASTOPEN: the destination is then
 /// judged (fail closed).
 pub(super) fn has_fastopen(flags: &str) -> bool {
-    const MSG_FASTOPEN: u64 = 0x2000_0000;
+    const MSG_FASTOPEN: u64 = libc::MSG_FASTOPEN as u64;
     flags.split('|').map(str::trim).any(|flag| {
         if flag == "MSG_FASTOPEN" {
             return true;

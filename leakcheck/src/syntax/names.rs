@@ -61,8 +61,12 @@ const FAMILIES: [(&str, i32); 47] = [
     ("AF_MCTP", 45),
 ];
 
-/// Socket types. libc deprecates its SOCK_PACKET (the obsolete packet interface that
-/// AF_PACKET replaced).
+/// SOCK_PACKET, the obsolete packet interface (libc deprecates its constant: AF_PACKET
+/// replaced it; it is a raw socket all the same).
+#[allow(deprecated)]
+pub(crate) const SOCK_PACKET: i32 = libc::SOCK_PACKET;
+
+/// Socket types.
 const SOCKET_TYPES: [(&str, i32); 7] = [
     ("SOCK_STREAM", libc::SOCK_STREAM),
     ("SOCK_DGRAM", libc::SOCK_DGRAM),
@@ -70,7 +74,7 @@ const SOCKET_TYPES: [(&str, i32); 7] = [
     ("SOCK_RDM", libc::SOCK_RDM),
     ("SOCK_SEQPACKET", libc::SOCK_SEQPACKET),
     ("SOCK_DCCP", libc::SOCK_DCCP),
-    ("SOCK_PACKET", 10),
+    ("SOCK_PACKET", SOCK_PACKET),
 ];
 
 /// The flags strace prints with a socket type.
