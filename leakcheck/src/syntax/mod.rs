@@ -1,8 +1,11 @@
 //! strace's syntax, read and written in one place.
 //!
-//! The strace backend's text is parsed here into [`Event`](crate::event::Event)s; the
-//! native tracer's lines are written in the same syntax (for `LEAKCHECK_KEEP_TRACE`, and
-//! for the `trace` field a finding quotes), so a kept trace can be replayed.
+//! The strace backend's text is parsed here into [`Event`](crate::event::Event)s. The
+//! native tracer's calls are typed [`Line`]s, whose events are read off their values
+//! ([`Line::event_kind`]) and which are written in the same syntax only when their text is
+//! wanted ([`render`]: `LEAKCHECK_KEEP_TRACE`, the `trace` field a finding quotes), so a
+//! kept trace replays to the same verdict. Either way an event travels with how the trace
+//! shows it ([`Shown`]).
 //!
 //! Files: `parse.rs` (the streaming [`Parser`]: lines, notices, split calls), `call.rs`
 //! (one call's text into an event), `sockaddr.rs` (socket addresses), `lex.rs` (strace's

@@ -8,15 +8,23 @@
 //! enumerate interfaces), and it stops the send calls once, at entry, where the
 //! destination is already in the arguments.
 //!
-//! It writes the same lines strace would (a subset of strace's syntax), so the parser and
-//! the judge stay the one place where leaks are decided, a kept trace
-//! (`LEAKCHECK_KEEP_TRACE`) can be replayed, and the report shows familiar lines. A send's
-//! result is not waited for and is printed as `= ?`: an attempt counts whatever it
-//! returns.
+//! Each call it stops is decoded into a typed line ([`crate::syntax::Line`]: the
+//! arguments, what it read of the tracee's memory, the result), whose event the observer
+//! gets directly. The line is rendered in strace's syntax only when its text is wanted: a
+//! kept trace (`LEAKCHECK_KEEP_TRACE`, which replays to the same verdict) and the `trace`
+//! field of a finding. A send's result is not waited for (`= ?`): an attempt counts
+//! whatever it returns.
 //!
-//! Fail-closed rules: memory it cannot read is printed as a raw pointer (the parser then
-//! reports an undecoded address), and a system call of another ABI (32-bit `int 0x80`,
-//! x32) becomes a problem of the run.
+//! Fail-closed rules: memory it cannot read stays a raw pointer (an undecoded address,
+//! which makes the verdict unverified), and a system call of another ABI (32-bit
+//! `int 0x80`, x32) becomes a problem of the run.
+//!
+//! Files: `filter.rs` (the seccomp program, written with the assembler in `bpf.rs`, and
+//! its installation), `arch.rs` (what differs between x86_64 and aarch64), `kernel.rs`
+//! (the ptrace, process_vm_readv and seccomp-listener calls), `decode.rs` (a stopped
+//! call's arguments into a typed line), `stops.rs` (the ptrace loop), `notify.rs` (the
+//! seccomp notifications), `shared.rs` (what the two loops share); this file starts the
+//! program and the loops.
 
 mod arch;
 mod bpf;
