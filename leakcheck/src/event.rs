@@ -1,4 +1,10 @@
-//! Typed events: what the parser makes of one strace line.
+//! Typed events: what a tracer observed, whichever tracer it was.
+//!
+//! The native tracer builds them from the calls it stops; the strace backend parses
+//! them from strace's text ([`crate::syntax`]). Families, socket types, protocols and
+//! netlink message types are libc's numbers; a name in strace's text that leakcheck has
+//! no number for is `None` (or [`NetlinkType::Other`]), which the judge treats like any
+//! value it does not look for.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -23,8 +29,9 @@ pub enum SockAddr {
     /// address in `sa_data` (bytes 0-1 and 2-5), given here when strace printed them; an
     /// AF_INET6 socket sends to its connected peer (no address).
     SendUnspec(Option<std::net::SocketAddrV4>),
-    /// Another family (AF_VSOCK, AF_PACKET, ...), kept as strace named it.
-    Other(String),
+    /// Another family (AF_VSOCK, AF_PACKET, ...): libc's number, None for a name
+    /// leakcheck has no number for.
+    Other(Option<i32>),
     /// The address could not be decoded (a raw pointer, or a structure strace cut short).
     Undecoded(String),
 }
@@ -56,7 +63,8 @@ impl fmt::Display for SockAddr {
             SockAddr::Unspec => f.write_str("unspec"),
             SockAddr::SendUnspec(Some(v4)) => write!(f, "unspec {v4}"),
             SockAddr::SendUnspec(None) => f.write_str("unspec"),
-            SockAddr::Other(family) => f.write_str(family),
+            SockAddr::Other(Some(family)) => write!(f, "family {family}"),
+            SockAddr::Other(None) => f.write_str("unknown family"),
             SockAddr::Undecoded(raw) => write!(f, "undecoded address {raw}"),
         }
     }
@@ -84,6 +92,40 @@ impl SendCall {
     }
 }
 
+/// A netlink message's type, as far as the trace tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NetlinkType {
+    /// A NETLINK_ROUTE message type (`RTM_*`: libc's number).
+    Route(u16),
+    /// A number without its protocol: the tracer could not tell the socket's netlink
+    /// protocol (strace prints a bare hex number then), so it may be a route type.
+    Bare(u16),
+    /// A type of another netlink protocol, or a name leakcheck has no number for.
+    Other,
+}
+
+/// The io_uring system calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoUringCall {
+    /// io_uring_setup(2)
+    Setup,
+    /// io_uring_enter(2)
+    Enter,
+    /// io_uring_register(2)
+    Register,
+}
+
+impl IoUringCall {
+    /// The system call's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IoUringCall::Setup => "io_uring_setup",
+            IoUringCall::Enter => "io_uring_enter",
+            IoUringCall::Register => "io_uring_register",
+        }
+    }
+}
+
 /// How a traced process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessEnd {
@@ -98,12 +140,13 @@ pub enum ProcessEnd {
 pub enum EventKind {
     /// socket(family, type, protocol); `fd` is None when it failed.
     Socket {
-        /// e.g. `AF_INET`, or a number for a family strace does not know.
-        family: String,
-        /// e.g. `SOCK_STREAM|SOCK_CLOEXEC`
-        sock_type: String,
-        /// e.g. `IPPROTO_TCP`
-        protocol: String,
+        /// The address family (`AF_INET`: libc's number).
+        family: Option<i32>,
+        /// The socket type without its flags (`SOCK_STREAM`: libc's number).
+        sock_type: Option<i32>,
+        /// The protocol (`IPPROTO_TCP`, `NETLINK_ROUTE`: libc's number, read by the
+        /// family).
+        protocol: Option<i32>,
         /// The new descriptor.
         fd: Option<i32>,
     },
@@ -150,7 +193,7 @@ pub enum EventKind {
         /// First bytes of the payload when strace printed it as a string (sendto only).
         payload: Option<Vec<u8>>,
         /// Netlink message types in the request (e.g. `RTM_GETADDR`).
-        netlink_types: Vec<String>,
+        netlink_types: Vec<NetlinkType>,
         /// The vector was cut short by strace: some destinations were not seen.
         truncated: bool,
         /// MSG_FASTOPEN is among the flags (or the flags could not be read): on a TCP
@@ -160,8 +203,8 @@ pub enum EventKind {
     /// socketpair(family, type, protocol, [fd0, fd1]): two sockets that only reach each
     /// other.
     SocketPair {
-        /// e.g. `AF_UNIX`
-        family: String,
+        /// The address family (`AF_UNIX`: libc's number).
+        family: Option<i32>,
         /// The two descriptors; None when the call failed.
         fds: Option<(i32, i32)>,
     },
@@ -174,7 +217,7 @@ pub enum EventKind {
         /// The peer, when the caller asked for it.
         peer: Option<SockAddr>,
     },
-    /// dup/dup2/dup3/fcntl(F_DUPFD[_CLOEXEC]): `new_fd` is the same file as `fd`.
+    /// dup/dup2/dup3/fcntl(`F_DUPFD`, `F_DUPFD_CLOEXEC`): `new_fd` is the same file as `fd`.
     Dup {
         /// The descriptor copied.
         fd: i32,
@@ -183,13 +226,13 @@ pub enum EventKind {
     },
     /// ioctl(fd, request, ...)
     Ioctl {
-        /// The request as strace names it (`SIOCGIFCONF`).
-        request: String,
+        /// The request (`SIOCGIFCONF`: libc's number).
+        request: Option<u32>,
     },
     /// io_uring_setup/enter/register: socket work the tracer cannot see.
     IoUring {
         /// Which call.
-        call: String,
+        call: IoUringCall,
     },
     /// execve/execveat.
     Exec {
@@ -216,19 +259,22 @@ pub enum EventKind {
     SetName(String),
     /// Something that takes part of the program out of the tracer's sight: a child made
     /// with CLONE_UNTRACED, a ptrace attach, a seccomp filter with its own listener.
-    Escape(String),
+    Escape {
+        /// The system call (`clone`, `ptrace`, `seccomp`, ...).
+        call: &'static str,
+        /// What it hides.
+        why: String,
+    },
     /// A line that carries nothing to judge (e.g. `+++ superseded by execve +++`).
     Nothing,
 }
 
-/// One event with the process (thread) that caused it.
+/// One event with the process (thread) that caused it. How the trace shows it travels
+/// beside it ([`crate::syntax::Shown`]), for the findings that quote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// Thread id as strace prints it.
     pub pid: u32,
     /// What happened.
     pub kind: EventKind,
-    /// The whole call as one text when strace split it over two lines (`<unfinished ...>`,
-    /// `<... resumed>`); None when the line read is the whole call.
-    pub joined: Option<String>,
 }

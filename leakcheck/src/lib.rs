@@ -1,26 +1,42 @@
 //! leakcheck: turns proxy leaks into failing tests.
 //!
 //! The data flow follows DESIGN.md: a [`Policy`] says what a program may reach; a
-//! [`tracer::Tracer`] runs the program and yields strace lines; the [`parser`] turns each
-//! line into an [`Event`]; the [`judge::Judge`] turns events into [`Finding`]s and a
-//! [`Verdict`]; the [`report`] module writes what users read.
+//! [`tracer::Tracer`] runs the program and hands each traced call to an
+//! [`Observer`](tracer::Observer) as an [`Event`] (the native tracer builds it from the
+//! call; the strace backend parses strace's text with [`syntax`]), with how the trace
+//! shows it ([`syntax::Shown`], rendered only when a finding quotes it); the
+//! [`attribution`] of tasks to tests and the [`judge::Judge`] turn events into
+//! [`Finding`]s and a [`Verdict`], asking [`ports`] what the trace cannot tell; the
+//! [`report`] module writes what users read.
+//!
+//! ```text
+//! tracer::native ── syntax::Line ──┐ (event_kind; rendered for quotes and KEEP_TRACE)
+//!                                   ├─> (Event, Shown) ─> Observer ─> Judge ─> Verdict
+//! tracer::strace ── text ─ syntax::Parser ┘                  ^
+//!                                          ports (live look-ups)
+//! ```
 
 pub mod attribution;
 pub mod event;
-pub mod isolate;
 pub mod judge;
 pub mod kind;
 #[doc(hidden)]
 pub mod leak_free;
 pub mod leftover;
-pub mod native;
-pub mod parser;
 pub mod policy;
 pub mod ports;
 pub mod report;
 pub mod standin;
+pub mod syntax;
 pub mod tracer;
 pub mod verdict;
+
+pub use tracer::{isolate, native};
+
+/// The trace parser, by its former path: now part of [`syntax`].
+pub mod parser {
+    pub use crate::syntax::{parse_string, split_pid, ParseError, Parser};
+}
 
 pub use event::{Event, SockAddr};
 pub use kind::{Kind, Severity};
@@ -29,7 +45,7 @@ pub use policy::{Endpoint, Policy, PolicyConfig, PolicyError};
 pub use verdict::{Finding, Verdict, VerdictKind};
 
 use judge::Judge;
-use parser::Parser;
+use syntax::{ParseError, Parser, Shown};
 use tracer::{RunResult, TraceError, TracedCommand, Tracer};
 
 /// A traced run and the judge's verdict on it.
@@ -42,8 +58,8 @@ pub struct Checked {
 }
 
 /// Traces `cmd` with `tracer` and judges it under `policy`: the whole pipeline of
-/// DESIGN.md in one call. Parsing and judging happen while the program runs, line by
-/// line, so a trace is never held in memory.
+/// DESIGN.md in one call. Judging happens while the program runs, event by event, so a
+/// trace is never held in memory.
 pub fn check(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
@@ -75,54 +91,32 @@ pub fn check_with_late_policy(
     })
 }
 
-/// Traces `cmd` and feeds every line to a judge, returning the judge before its verdict:
-/// the caller may then judge the same trace under several policies
+/// Traces `cmd` and feeds every event to a judge, returning the judge before its
+/// verdict: the caller may then judge the same trace under several policies
 /// ([`Judge::finish_with`] on clones).
 pub fn trace(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
     policy: Policy,
 ) -> Result<(Judge, RunResult), TraceError> {
-    let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
-    let mut events = Vec::new();
     // Live look-ups (ports.rs): sockets the program inherits are judged before it starts;
     // while it runs, the judge's questions about the event just observed (who holds a
     // loopback port, what a descriptor the trace never showed is) are answered at once.
-    let mut live = ports::LiveLookups::new(cmd.isolate_network);
     judge.note_inherited(std::process::id(), &ports::inherited_ip_sockets());
     judge.set_live(true);
-    // LEAKCHECK_KEEP_TRACE=PATH keeps a copy of the raw trace, for bug reports.
-    let mut keep = std::env::var_os("LEAKCHECK_KEEP_TRACE")
-        .and_then(|path| std::fs::File::create(path).ok())
-        .map(std::io::BufWriter::new);
-    let mut sink = |line: &str| {
-        if let Some(keep) = keep.as_mut() {
-            use std::io::Write;
-            let _ = writeln!(keep, "{line}");
-        }
-        events.clear();
-        match parser.parse_line(line, &mut events) {
-            Ok(()) => {
-                for event in &events {
-                    judge.observe(event, line);
-                    live.answer(&mut judge);
-                }
-            }
-            Err(error) => judge.parse_error(&error),
-        }
+    let mut pipeline = Pipeline {
+        judge: &mut judge,
+        live: ports::LiveLookups::new(cmd.isolate_network),
+        // LEAKCHECK_KEEP_TRACE=PATH keeps a copy of the raw trace, for bug reports.
+        keep: std::env::var_os("LEAKCHECK_KEEP_TRACE")
+            .and_then(|path| std::fs::File::create(path).ok())
+            .map(std::io::BufWriter::new),
     };
-    let run = tracer.run(cmd, &mut sink)?;
+    let run = tracer.run(cmd, &mut pipeline)?;
+    drop(pipeline);
     // What follows is judged from the trace alone: the processes are gone.
     judge.set_live(false);
-    let mut leftover = Vec::new();
-    for error in parser.take_unfinished(&mut leftover) {
-        judge.parse_error(&error);
-    }
-    for event in &leftover {
-        let text = event.joined.clone().unwrap_or_default();
-        judge.observe(event, &text);
-    }
     for problem in &run.problems {
         judge.problem(problem.clone());
     }
@@ -132,26 +126,56 @@ pub fn trace(
     Ok((judge, run))
 }
 
+/// What a traced run's events go through: the judge, with the live look-ups answering its
+/// questions, and the kept trace.
+struct Pipeline<'a> {
+    judge: &'a mut Judge,
+    live: ports::LiveLookups,
+    keep: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl tracer::Observer for Pipeline<'_> {
+    fn event(&mut self, event: &Event, shown: Shown<'_>) {
+        self.judge.observe(event, shown);
+        self.live.answer(self.judge);
+    }
+
+    fn unreadable(&mut self, error: &ParseError) {
+        self.judge.parse_error(error);
+    }
+
+    fn ended(&mut self) {
+        self.judge.set_live(false);
+    }
+
+    fn wants_text(&self) -> bool {
+        self.keep.is_some()
+    }
+
+    fn text(&mut self, line: &str) {
+        if let Some(keep) = self.keep.as_mut() {
+            use std::io::Write;
+            let _ = writeln!(keep, "{line}");
+        }
+    }
+}
+
 /// Judges a recorded trace (one strace line per item) under `policy`: what [`check`]
 /// does, without running anything. Used for traces that must not be produced live.
 pub fn judge_trace<'a>(lines: impl IntoIterator<Item = &'a str>, policy: Policy) -> Verdict {
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
-    let mut events = Vec::new();
     for line in lines {
-        events.clear();
-        match parser.parse_line(line, &mut events) {
-            Ok(()) => events.iter().for_each(|e| judge.observe(e, line)),
-            Err(error) => judge.parse_error(&error),
+        if let Err(error) = parser.feed(line, &mut |event, shown| judge.observe(&event, shown)) {
+            judge.parse_error(&error);
         }
     }
-    events.clear();
-    for error in parser.take_unfinished(&mut events) {
-        judge.parse_error(&error);
+    let unfinished = parser.finish();
+    for error in &unfinished.errors {
+        judge.parse_error(error);
     }
-    for event in &events {
-        let text = event.joined.clone().unwrap_or_default();
-        judge.observe(event, &text);
+    for (event, text) in &unfinished.calls {
+        judge.observe(event, Shown::Text(text));
     }
     judge.finish()
 }

@@ -10,119 +10,26 @@
 //! - `getxattr(/proc/PID/fd/N, "system.sockprotoname")`: a socket's protocol name
 //!   (`TCP`, `UDPv6`, `UNIX-STREAM`, `NETLINK`, ...) in one call.
 //!
-//! [`inherited_ip_sockets`] lists the IP sockets leakcheck's own process would hand to
-//! the program it starts.
+//! Files: `procfs.rs` reads those sources; this file answers the questions from them,
+//! with caches. `inherited.rs` ([`inherited_ip_sockets`]) lists the IP sockets
+//! leakcheck's own process would hand to the program it starts: another concern, at
+//! another time (before the run), from other sources (the descriptors themselves).
 
-use crate::judge::{holds, Descriptor, InheritedSocket, Judge, Proto, Question};
+mod inherited;
+mod procfs;
+
+use crate::judge::{holds, Descriptor, Judge, Proto, Question};
+pub use inherited::inherited_ip_sockets;
+use procfs::{
+    holds_inode, ip_socket, read_table, sock_proto_name, socket_inode, tables, TCP_LISTEN,
+};
+pub use procfs::{local_address, parse_table, TableEntry};
 use std::collections::HashMap;
-use std::ffi::CString;
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// TCP_LISTEN in the `st` column.
-const TCP_LISTEN: u8 = 0x0A;
 /// How long "nobody of the tree holds this port" is believed before asking again.
 const NEGATIVE_FOR: Duration = Duration::from_millis(50);
-
-/// One row of `/proc/net/{tcp,tcp6,udp,udp6}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TableEntry {
-    /// Local address (IPv4-mapped IPv6 addresses as IPv4).
-    pub local: SocketAddr,
-    /// Remote address (`0.0.0.0:0` / `[::]:0` when not connected).
-    pub remote: SocketAddr,
-    /// The `st` column (TCP states; 07 for an unconnected UDP socket, 01 connected).
-    pub state: u8,
-    /// The socket's inode.
-    pub inode: u64,
-}
-
-/// Parses the text of a `/proc/net/{tcp,udp}[6]` table; rows it cannot read are skipped.
-pub fn parse_table(text: &str) -> Vec<TableEntry> {
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            Some(TableEntry {
-                local: parse_hex_addr(fields.get(1)?)?,
-                remote: parse_hex_addr(fields.get(2)?)?,
-                state: u8::from_str_radix(fields.get(3)?, 16).ok()?,
-                inode: fields.get(9)?.parse().ok()?,
-            })
-        })
-        .collect()
-}
-
-/// `0100007F:1F90` → 127.0.0.1:8080; IPv6 as four 32-bit words, each in host order.
-fn parse_hex_addr(text: &str) -> Option<SocketAddr> {
-    let (addr, port) = text.split_once(':')?;
-    let port = u16::from_str_radix(port, 16).ok()?;
-    let word = |i: usize| -> Option<[u8; 4]> {
-        let hex = addr.get(i * 8..i * 8 + 8)?;
-        Some(u32::from_str_radix(hex, 16).ok()?.to_ne_bytes())
-    };
-    let ip = match addr.len() {
-        8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
-        32 => {
-            let mut octets = [0u8; 16];
-            for i in 0..4 {
-                octets[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
-            }
-            let v6 = Ipv6Addr::from(octets);
-            match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6(v6),
-            }
-        }
-        _ => return None,
-    };
-    Some(SocketAddr::new(ip, port))
-}
-
-fn read_table(pid: u32, name: &str) -> io::Result<Vec<TableEntry>> {
-    Ok(parse_table(&std::fs::read_to_string(format!(
-        "/proc/{pid}/net/{name}"
-    ))?))
-}
-
-fn tables(proto: Proto) -> [&'static str; 2] {
-    match proto {
-        Proto::Tcp => ["tcp", "tcp6"],
-        Proto::Udp => ["udp", "udp6"],
-    }
-}
-
-/// `socket:[12345]` → 12345.
-fn socket_inode(link: &std::path::Path) -> Option<u64> {
-    link.to_str()?
-        .strip_prefix("socket:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
-}
-
-/// The protocol name sockfs gives a socket (`TCP`, `UDPv6`, `UNIX-STREAM`, ...).
-fn sock_proto_name(path: &str) -> Option<String> {
-    let path = CString::new(path).ok()?;
-    let name = c"system.sockprotoname";
-    let mut buf = [0u8; 64];
-    // SAFETY: getxattr writes at most buf.len() bytes into buf.
-    let n = unsafe {
-        libc::getxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n <= 0 {
-        return None;
-    }
-    let bytes = &buf[..n as usize];
-    let bytes = bytes.split(|&b| b == 0).next().unwrap_or(bytes);
-    Some(String::from_utf8_lossy(bytes).into_owned())
-}
 
 /// Answers the judge's questions about the live system, with caches so that a program
 /// that repeats itself costs little.
@@ -307,166 +214,6 @@ impl LiveLookups {
         Descriptor::Unknown(format!(
             "socket:[{inode}] is in no table of /proc/{pid}/net"
         ))
-    }
-}
-
-/// The local address of socket `fd` of `pid` (a `proto` socket), from its table entry.
-pub fn local_address(pid: u32, fd: i32, proto: Proto) -> Option<SocketAddr> {
-    let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
-    let inode = socket_inode(&link)?;
-    tables(proto)
-        .into_iter()
-        .filter_map(|table| read_table(pid, table).ok())
-        .flatten()
-        .find(|e| e.inode == inode)
-        .map(|e| e.local)
-        .filter(|local| local.port() != 0)
-}
-
-/// An IP socket's entry in `pid`'s tables of `proto`.
-fn ip_socket(pid: u32, inode: u64, proto: Proto) -> io::Result<Option<Descriptor>> {
-    let mut found = None;
-    let mut listeners = Vec::new();
-    let mut read_any = None;
-    for table in tables(proto) {
-        let entries = match read_table(pid, table) {
-            Ok(entries) => entries,
-            Err(e) => {
-                read_any.get_or_insert(Err(e));
-                continue;
-            }
-        };
-        read_any = Some(Ok(()));
-        for entry in entries {
-            if entry.inode == inode && inode != 0 {
-                found = Some((entry, table.ends_with('6')));
-            }
-            if proto == Proto::Tcp && entry.state == TCP_LISTEN {
-                listeners.push(entry.local);
-            }
-        }
-    }
-    if let Some(Err(e)) = read_any {
-        return Err(e);
-    }
-    Ok(found.map(|(entry, v6)| {
-        let connected = entry.remote.port() != 0 && !entry.remote.ip().is_unspecified();
-        Descriptor::Ip {
-            v6,
-            proto: Some(proto),
-            peer: connected.then_some(entry.remote),
-            // Its local port is one the tree listens on: accept() made it.
-            accepted: listeners.iter().any(|l| holds(l, &entry.local)),
-        }
-    }))
-}
-
-/// Whether process `pid` holds a socket with one of `inodes`.
-fn holds_inode(pid: u32, inodes: &[u64]) -> bool {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    dir.filter_map(Result::ok).any(|entry| {
-        std::fs::read_link(entry.path())
-            .ok()
-            .and_then(|link| socket_inode(&link))
-            .is_some_and(|inode| inodes.contains(&inode))
-    })
-}
-
-/// The IPv4/IPv6 sockets of this process that a program it starts inherits (descriptors
-/// without FD_CLOEXEC), with their peers: connections made before the trace began.
-pub fn inherited_ip_sockets() -> Vec<InheritedSocket> {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return Vec::new();
-    };
-    let fds: Vec<i32> = dir
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    let mut sockets: Vec<InheritedSocket> = fds.into_iter().filter_map(inherited_socket).collect();
-    sockets.sort_by_key(|s| s.fd);
-    sockets
-}
-
-fn inherited_socket(fd: i32) -> Option<InheritedSocket> {
-    // SAFETY: fcntl, fstat, getsockopt and getpeername only read the descriptor's state
-    // into locals; a descriptor closed meanwhile gives EBADF.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFD);
-        if flags < 0 || flags & libc::FD_CLOEXEC != 0 {
-            return None;
-        }
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::fstat(fd, &mut st) != 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-            return None;
-        }
-        let int_opt = |opt: libc::c_int| -> Option<libc::c_int> {
-            let mut value: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            let r = libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                opt,
-                (&mut value as *mut libc::c_int).cast(),
-                &mut len,
-            );
-            (r == 0).then_some(value)
-        };
-        let domain = int_opt(libc::SO_DOMAIN)?;
-        if domain != libc::AF_INET && domain != libc::AF_INET6 {
-            return None;
-        }
-        let ty = int_opt(libc::SO_TYPE).unwrap_or(-1);
-        let protocol = int_opt(libc::SO_PROTOCOL).unwrap_or(-1);
-        let proto = match (ty, protocol) {
-            (libc::SOCK_STREAM, libc::IPPROTO_TCP) => Some(Proto::Tcp),
-            (libc::SOCK_DGRAM, libc::IPPROTO_UDP) => Some(Proto::Udp),
-            _ => None,
-        };
-        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let peer = if libc::getpeername(
-            fd,
-            (&mut storage as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-        ) == 0
-        {
-            sockaddr_to_std(&storage)
-        } else {
-            None
-        };
-        Some(InheritedSocket {
-            fd,
-            v6: domain == libc::AF_INET6,
-            proto,
-            raw: ty == libc::SOCK_RAW,
-            peer,
-        })
-    }
-}
-
-fn sockaddr_to_std(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match storage.ss_family as libc::c_int {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let sin: &libc::sockaddr_in =
-                unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
-            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sin.sin_port)))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let sin6: &libc::sockaddr_in6 =
-                unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
-            let v6 = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            let ip = match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6(v6),
-            };
-            Some(SocketAddr::new(ip, u16::from_be(sin6.sin6_port)))
-        }
-        _ => None,
     }
 }
 

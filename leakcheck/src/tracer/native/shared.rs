@@ -1,0 +1,87 @@
+//! What the ptrace thread and the notification thread share: the observer (and the
+//! events they hand it), the sockets seen created, the run's problems and its tasks.
+
+use crate::event::Event;
+use crate::leftover::Tasks;
+use crate::syntax::{render, Line, ParseError, Shown};
+use crate::tracer::run::Observer;
+use nix::unistd::Pid;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// What the tracer knows of a socket it saw created: enough to decode sends on it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SocketInfo {
+    pub(super) family: u16,
+    pub(super) protocol: i32,
+}
+
+/// Sockets seen created, by thread and descriptor; by descriptor alone as a fallback,
+/// because a socket may be used by a thread other than the one that created it.
+#[derive(Debug, Default)]
+pub(super) struct Sockets {
+    pub(super) by_thread: HashMap<(Pid, i32), SocketInfo>,
+    pub(super) by_fd: HashMap<i32, SocketInfo>,
+}
+
+impl Sockets {
+    pub(super) fn get(&self, pid: Pid, fd: u64) -> Option<SocketInfo> {
+        let fd = fd as i32;
+        self.by_thread
+            .get(&(pid, fd))
+            .or_else(|| self.by_fd.get(&fd))
+            .copied()
+    }
+}
+
+/// What the ptrace thread and the notification thread share.
+pub(super) struct Shared<'a> {
+    /// Who is told, and the buffer a line's text is written into when it wants the text.
+    pub(super) observer: Mutex<(&'a mut dyn Observer, String)>,
+    pub(super) sockets: Mutex<Sockets>,
+    pub(super) problems: Mutex<Vec<String>>,
+    /// Every task seen and not yet ended, for the watchdog.
+    pub(super) tasks: Tasks,
+}
+
+impl Shared<'_> {
+    /// Hands the event a line shows to the observer, with the line to quote (and its
+    /// text first, when the observer keeps the trace as text). A line the parser would
+    /// refuse is refused the same way, with the same message.
+    pub(super) fn emit(&self, pid: Pid, line: &Line) {
+        let Ok(mut guard) = self.observer.lock() else {
+            return;
+        };
+        let (observer, text) = &mut *guard;
+        let pid = pid.as_raw() as u32;
+        if observer.wants_text() {
+            text.clear();
+            render::line(text, pid, line);
+            observer.text(text);
+        }
+        match line.event_kind() {
+            Ok(kind) => observer.event(&Event { pid, kind }, Shown::Line(line)),
+            Err(reason) => {
+                text.clear();
+                render::line(text, pid, line);
+                let error = ParseError {
+                    reason,
+                    line: text.clone(),
+                };
+                observer.unreadable(&error);
+            }
+        }
+    }
+
+    pub(super) fn problem(&self, problem: String) {
+        if let Ok(mut problems) = self.problems.lock() {
+            if problems.len() < 20 && !problems.contains(&problem) {
+                problems.push(problem);
+            }
+        }
+    }
+
+    pub(super) fn socket(&self, pid: Pid, fd: u64) -> Option<SocketInfo> {
+        self.sockets.lock().ok()?.get(pid, fd)
+    }
+}
