@@ -40,8 +40,6 @@
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::stream::{escape, Stream};
-
 /// The recommended canary host name (for `sethostname` in the run's UTS namespace).
 pub const CANARY_HOST_NAME: &str = "leakcheck-canary-q7x3v9";
 /// The recommended IPv4 canary (TEST-NET-3, RFC 5737), to put on `lo`.
@@ -520,50 +518,10 @@ impl Canaries {
             .map(|((_, m), _)| m)
             .collect()
     }
-
-    /// The canaries in a stream's parts: the first hit of each canary in each form and
-    /// part.
-    pub fn scan_stream(&self, stream: &Stream) -> Vec<CanaryHit> {
-        let mut hits = Vec::new();
-        if self.is_empty() {
-            return hits;
-        }
-        let raw = &stream.raw;
-        let parts: [(Part, Option<&[u8]>); 6] = [
-            (Part::Destination, Some(&raw.host)),
-            (Part::Username, raw.username.as_deref()),
-            (Part::Password, raw.password.as_deref()),
-            (
-                Part::Isolation,
-                stream.isolation.as_deref().map(str::as_bytes),
-            ),
-            (Part::Header, Some(&raw.header)),
-            (Part::Payload, Some(&raw.payload)),
-        ];
-        for (part, data) in parts {
-            let Some(data) = data else { continue };
-            let mut seen: Vec<(String, Form)> = Vec::new();
-            for m in self.find(data) {
-                if seen.iter().any(|(c, f)| *c == m.canary && *f == m.form) {
-                    continue;
-                }
-                seen.push((m.canary.clone(), m.form));
-                hits.push(CanaryHit {
-                    stream: stream.id,
-                    part,
-                    context: context(data, m.offset, m.len),
-                    canary: m.canary,
-                    form: m.form,
-                    offset: m.offset,
-                });
-            }
-        }
-        hits
-    }
 }
 
 /// About 60 bytes around a match, escaped.
-fn context(data: &[u8], offset: usize, len: usize) -> String {
+pub(super) fn context(data: &[u8], offset: usize, len: usize) -> String {
     let pad = 60usize.saturating_sub(len) / 2;
     let start = offset.saturating_sub(pad);
     let end = (offset + len + pad).min(data.len());
@@ -626,6 +584,23 @@ fn tls_bodies(data: &[u8]) -> Vec<(usize, usize)> {
         let start = i + 5;
         out.push((start, (start + len).min(data.len())));
         i = start + len;
+    }
+    out
+}
+
+/// Bytes escaped for display on one line: printable ASCII as is, `\r`, `\n`, `\t`, `\\`
+/// and `\xNN` otherwise.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
     }
     out
 }

@@ -411,7 +411,7 @@ mod tests {
         let c = Canaries::recommended();
         let mut s = stream(5, "mail.example:25", "mail.example", Some(("u", "p")));
         s.raw.payload = b"EHLO leakcheck-canary-q7x3v9\r\nQUIT\r\n".to_vec();
-        s.canary_hits = c.scan_stream(&s);
+        s.canary_hits = s.scan(&c);
         let mut bad = Stream::new(6, "127.0.0.1:9050");
         bad.error = Some("not a proxy protocol".into());
         let f = stream_findings(&[s, bad]);

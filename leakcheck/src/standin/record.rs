@@ -47,7 +47,7 @@ impl Shared {
 
     pub(super) fn record(&self, mut s: Stream) {
         if let Some(canaries) = &self.config.canaries {
-            s.canary_hits = canaries.scan_stream(&s);
+            s.canary_hits = s.scan(canaries);
         }
         let limits = &self.config.limits;
         let mut st = self.state();

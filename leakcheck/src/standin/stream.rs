@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
 
-use super::canary::CanaryHit;
+pub use super::canary::escape;
+use super::canary::{context, Canaries, CanaryHit, Form, Part};
 
 /// The proxy protocol a client spoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -236,7 +237,7 @@ pub struct Stream {
     #[serde(skip)]
     pub raw: Raw,
     /// Canaries found in this stream (filled by the stand-in when it has
-    /// `Config::canaries`, or by [`super::Canaries::scan_stream`]).
+    /// `Config::canaries`, or by [`Stream::scan`]).
     #[serde(skip)]
     pub canary_hits: Vec<CanaryHit>,
 }
@@ -322,23 +323,6 @@ pub fn text(bytes: &[u8]) -> String {
     }
 }
 
-/// Bytes escaped for display on one line: printable ASCII as is, `\r`, `\n`, `\t`, `\\`
-/// and `\xNN` otherwise.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() + 8);
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\r' => out.push_str("\\r"),
-            b'\n' => out.push_str("\\n"),
-            b'\t' => out.push_str("\\t"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,5 +374,47 @@ mod tests {
         assert_eq!(text(b"a\\b"), "a\\b");
         assert_eq!(text(b"a\xffb\\"), "a\\xffb\\\\");
         assert_eq!(escape(b"EHLO x\r\n\x00\xcb"), "EHLO x\\r\\n\\x00\\xcb");
+    }
+}
+
+impl Stream {
+    /// The canaries in this stream's parts: the first hit of each canary in each form and
+    /// part.
+    pub fn scan(&self, canaries: &Canaries) -> Vec<CanaryHit> {
+        let mut hits = Vec::new();
+        if canaries.is_empty() {
+            return hits;
+        }
+        let raw = &self.raw;
+        let parts: [(Part, Option<&[u8]>); 6] = [
+            (Part::Destination, Some(&raw.host)),
+            (Part::Username, raw.username.as_deref()),
+            (Part::Password, raw.password.as_deref()),
+            (
+                Part::Isolation,
+                self.isolation.as_deref().map(str::as_bytes),
+            ),
+            (Part::Header, Some(&raw.header)),
+            (Part::Payload, Some(&raw.payload)),
+        ];
+        for (part, data) in parts {
+            let Some(data) = data else { continue };
+            let mut seen: Vec<(String, Form)> = Vec::new();
+            for m in canaries.find(data) {
+                if seen.iter().any(|(c, f)| *c == m.canary && *f == m.form) {
+                    continue;
+                }
+                seen.push((m.canary.clone(), m.form));
+                hits.push(CanaryHit {
+                    stream: self.id,
+                    part,
+                    context: context(data, m.offset, m.len),
+                    canary: m.canary,
+                    form: m.form,
+                    offset: m.offset,
+                });
+            }
+        }
+        hits
     }
 }
