@@ -608,6 +608,7 @@ pub fn escape(bytes: &[u8]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::standin::stream::Stream;
 
     /// A small deterministic generator (xorshift64*), so that the random tests repeat.
     pub(crate) struct Rng(u64);
@@ -772,14 +773,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn scan_stream_reports_part_offset_and_context() {
+    fn a_streams_scan_reports_part_offset_and_context() {
         let c = Canaries::recommended();
         let mut s = Stream::new(3, "127.0.0.1:9050");
         s.raw.host = b"mail.example.com".to_vec();
         s.raw.username = Some(b"user-leakcheck-canary-q7x3v9".to_vec());
         s.raw.payload =
             b"EHLO leakcheck-canary-q7x3v9\r\nEHLO leakcheck-canary-q7x3v9\r\n".to_vec();
-        let hits = c.scan_stream(&s);
+        let hits = s.scan(&c);
         assert_eq!(hits.len(), 2, "{hits:?}");
         assert_eq!(hits[0].part, Part::Username);
         assert_eq!(hits[0].offset, 5);
