@@ -323,6 +323,48 @@ pub fn text(bytes: &[u8]) -> String {
     }
 }
 
+impl Stream {
+    /// The canaries in this stream's parts: the first hit of each canary in each form and
+    /// part.
+    pub fn scan(&self, canaries: &Canaries) -> Vec<CanaryHit> {
+        let mut hits = Vec::new();
+        if canaries.is_empty() {
+            return hits;
+        }
+        let raw = &self.raw;
+        let parts: [(Part, Option<&[u8]>); 6] = [
+            (Part::Destination, Some(&raw.host)),
+            (Part::Username, raw.username.as_deref()),
+            (Part::Password, raw.password.as_deref()),
+            (
+                Part::Isolation,
+                self.isolation.as_deref().map(str::as_bytes),
+            ),
+            (Part::Header, Some(&raw.header)),
+            (Part::Payload, Some(&raw.payload)),
+        ];
+        for (part, data) in parts {
+            let Some(data) = data else { continue };
+            let mut seen: Vec<(String, Form)> = Vec::new();
+            for m in canaries.find(data) {
+                if seen.iter().any(|(c, f)| *c == m.canary && *f == m.form) {
+                    continue;
+                }
+                seen.push((m.canary.clone(), m.form));
+                hits.push(CanaryHit {
+                    stream: self.id,
+                    part,
+                    context: context(data, m.offset, m.len),
+                    canary: m.canary,
+                    form: m.form,
+                    offset: m.offset,
+                });
+            }
+        }
+        hits
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,47 +416,5 @@ mod tests {
         assert_eq!(text(b"a\\b"), "a\\b");
         assert_eq!(text(b"a\xffb\\"), "a\\xffb\\\\");
         assert_eq!(escape(b"EHLO x\r\n\x00\xcb"), "EHLO x\\r\\n\\x00\\xcb");
-    }
-}
-
-impl Stream {
-    /// The canaries in this stream's parts: the first hit of each canary in each form and
-    /// part.
-    pub fn scan(&self, canaries: &Canaries) -> Vec<CanaryHit> {
-        let mut hits = Vec::new();
-        if canaries.is_empty() {
-            return hits;
-        }
-        let raw = &self.raw;
-        let parts: [(Part, Option<&[u8]>); 6] = [
-            (Part::Destination, Some(&raw.host)),
-            (Part::Username, raw.username.as_deref()),
-            (Part::Password, raw.password.as_deref()),
-            (
-                Part::Isolation,
-                self.isolation.as_deref().map(str::as_bytes),
-            ),
-            (Part::Header, Some(&raw.header)),
-            (Part::Payload, Some(&raw.payload)),
-        ];
-        for (part, data) in parts {
-            let Some(data) = data else { continue };
-            let mut seen: Vec<(String, Form)> = Vec::new();
-            for m in canaries.find(data) {
-                if seen.iter().any(|(c, f)| *c == m.canary && *f == m.form) {
-                    continue;
-                }
-                seen.push((m.canary.clone(), m.form));
-                hits.push(CanaryHit {
-                    stream: self.id,
-                    part,
-                    context: context(data, m.offset, m.len),
-                    canary: m.canary,
-                    form: m.form,
-                    offset: m.offset,
-                });
-            }
-        }
-        hits
     }
 }
