@@ -192,6 +192,18 @@ struct PolicyArgs {
     /// Run in a fresh network namespace (loopback only): leaks are seen but cannot leave.
     #[arg(long)]
     pub isolate_network: bool,
+    /// Serve a stand-in SOCKS 4/4a/5 proxy on the allowed endpoints inside the run's
+    /// network namespace (implies --isolate-network): `accept` plays the destination and
+    /// records what is sent; `refuse` answers as Tor does when it cannot connect.
+    #[arg(
+        long = "stand-in",
+        value_name = "MODE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "accept",
+        value_parser = ["accept", "refuse"]
+    )]
+    pub stand_in: Option<String>,
     /// Where to write the JSON report [default: target/leakcheck/report.json].
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
@@ -302,8 +314,15 @@ impl PolicyArgs {
 
     fn trace_options(&self) -> TraceOptions {
         TraceOptions {
-            isolate_network: self.isolate_network,
+            isolate_network: self.isolate_network || self.stand_in.is_some(),
             tracer: self.tracer.clone(),
+            stand_in: self
+                .stand_in
+                .as_deref()
+                .map(|mode| leakcheck::standin::Plan {
+                    mode: mode.parse().unwrap_or_default(),
+                    http_connect: Vec::new(),
+                }),
         }
     }
 }

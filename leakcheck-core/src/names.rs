@@ -5,7 +5,7 @@
 ///
 /// `leakcheck::Kind::as_str` gives the same names (a test there keeps them equal); the
 /// macro crate reads them here to check `#[leak_free(<kind> = "...")]` at compile time.
-pub const KIND_NAMES: [&str; 10] = [
+pub const KIND_NAMES: [&str; 15] = [
     "connect",
     "send",
     "dns",
@@ -16,6 +16,11 @@ pub const KIND_NAMES: [&str; 10] = [
     "listen",
     "route-probe",
     "leftover-process",
+    "protocol-leak",
+    "proxy-ip-request",
+    "socks-no-auth",
+    "shared-isolation",
+    "proxy-protocol-error",
 ];
 
 /// The values a kind may be set to, from the most lenient: ignore it, report it as a

@@ -43,7 +43,8 @@ use syn::{AttrStyle, Attribute, ItemFn, ReturnType, Type};
 /// - `ip = false`: only unix sockets may be used at all;
 /// - `<kind> = "allow" | "warn" | "deny"` for any leak kind (`connect`, `send`, `dns`,
 ///   `ip-socket`, `raw-socket`, `untraceable`, `interface-enumeration`, `listen`,
-///   `route-probe`, `leftover-process`).
+///   `route-probe`, `leftover-process`, `protocol-leak`, `proxy-ip-request`, `socks-no-auth`,
+///   `shared-isolation`, `proxy-protocol-error`).
 ///
 /// It composes with `#[test]`, `#[tokio::test]` (above or below it), `#[rstest]` with
 /// `#[case]`s, `#[serial]` and `#[test_log::test]`. It is a compile error on an

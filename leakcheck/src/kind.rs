@@ -29,11 +29,23 @@ pub enum Kind {
     RouteProbe,
     /// A process the test left running; leakcheck stopped it when the test ended.
     LeftoverProcess,
+    /// The host's identity (a canary host name or address) in what was sent through the
+    /// stand-in proxy, in a requested host name or in credentials.
+    ProtocolLeak,
+    /// The client gave the proxy an address, not a host name: it resolved (or had) the
+    /// address itself.
+    ProxyIpRequest,
+    /// A proxied stream without SOCKS credentials: Tor cannot isolate it.
+    SocksNoAuth,
+    /// Two tests used the same SOCKS credentials: their streams share circuits.
+    SharedIsolation,
+    /// What a client sent the stand-in proxy was not a protocol it speaks.
+    ProxyProtocolError,
 }
 
 impl Kind {
     /// Every kind, in the order of DESIGN.md's table.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Connect,
         Kind::Send,
         Kind::Dns,
@@ -44,6 +56,11 @@ impl Kind {
         Kind::Listen,
         Kind::RouteProbe,
         Kind::LeftoverProcess,
+        Kind::ProtocolLeak,
+        Kind::ProxyIpRequest,
+        Kind::SocksNoAuth,
+        Kind::SharedIsolation,
+        Kind::ProxyProtocolError,
     ];
 
     /// The name used in the report and in the policy (`interface-enumeration = "warn"`).
@@ -59,6 +76,11 @@ impl Kind {
             Kind::Listen => "listen",
             Kind::RouteProbe => "route-probe",
             Kind::LeftoverProcess => "leftover-process",
+            Kind::ProtocolLeak => "protocol-leak",
+            Kind::ProxyIpRequest => "proxy-ip-request",
+            Kind::SocksNoAuth => "socks-no-auth",
+            Kind::SharedIsolation => "shared-isolation",
+            Kind::ProxyProtocolError => "proxy-protocol-error",
         }
     }
 
@@ -68,7 +90,11 @@ impl Kind {
             Kind::InterfaceEnumeration
             | Kind::Listen
             | Kind::RouteProbe
-            | Kind::LeftoverProcess => Severity::Warn,
+            | Kind::LeftoverProcess
+            | Kind::ProxyIpRequest
+            | Kind::SocksNoAuth
+            | Kind::SharedIsolation
+            | Kind::ProxyProtocolError => Severity::Warn,
             _ => Severity::Deny,
         }
     }

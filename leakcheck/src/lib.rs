@@ -55,6 +55,8 @@ pub struct Checked {
     pub verdict: Verdict,
     /// How the program ran.
     pub run: RunResult,
+    /// The streams the stand-in proxy served (empty without `--stand-in`).
+    pub streams: Vec<standin::Stream>,
 }
 
 /// Traces `cmd` with `tracer` and judges it under `policy`: the whole pipeline of
@@ -85,9 +87,11 @@ pub fn check_with_late_policy(
             None
         }
     };
+    let streams = judge.all_streams();
     Ok(Checked {
         verdict: judge.finish_with(late),
         run,
+        streams,
     })
 }
 
@@ -100,6 +104,23 @@ pub fn trace(
     policy: Policy,
 ) -> Result<(Judge, RunResult), TraceError> {
     let mut judge = Judge::new(policy);
+    // The stand-in proxy (`--stand-in`) serves the allowed endpoints in a namespace made
+    // for this run, which the program joins.
+    let mut standing = None;
+    let staged;
+    let cmd = match &cmd.stand_in {
+        Some(plan) => {
+            let serving = plan.start(judge.policy()).map_err(TraceError::StandIn)?;
+            judge.set_stand_in(serving.tcp.clone());
+            let mut joined = cmd.clone();
+            joined.isolate_network = true;
+            joined.sandbox = Some(serving.sandbox());
+            staged = joined;
+            standing = Some(serving);
+            &staged
+        }
+        None => cmd,
+    };
     // Live look-ups (ports.rs): sockets the program inherits are judged before it starts;
     // while it runs, the judge's questions about the event just observed (who holds a
     // loopback port, what a descriptor the trace never showed is) are answered at once.
@@ -122,6 +143,9 @@ pub fn trace(
     }
     for leftover in &run.leftovers {
         judge.leftover(leftover);
+    }
+    if let Some(serving) = standing {
+        judge.streams(serving.finish());
     }
     Ok((judge, run))
 }

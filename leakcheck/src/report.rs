@@ -60,6 +60,9 @@ pub struct TestReport {
     /// Wall time in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub duration_ms: Option<u64>,
+    /// The streams the stand-in proxy served this test (`--stand-in`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub streams: Vec<crate::standin::Stream>,
 }
 
 impl TestReport {
@@ -74,6 +77,7 @@ impl TestReport {
             problems: verdict.problems.clone(),
             allow: verdict.allow.clone(),
             duration_ms: None,
+            streams: Vec::new(),
         }
     }
 

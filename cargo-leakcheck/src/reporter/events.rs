@@ -33,6 +33,16 @@ pub enum Event<'a> {
         /// What it did that no test can be named for, when there is anything.
         own: Option<BinaryReport>,
     },
+    /// A finding that needed every test's verdict (`shared-isolation`) joins a test's
+    /// entry after its line was shown.
+    Amended {
+        /// The test's index in the run's entries so far.
+        index: usize,
+        /// The test's binary and name, for the line that shows it.
+        test: String,
+        /// The finding.
+        finding: leakcheck::Finding,
+    },
     /// `cargo leakcheck run`: the command is about to be traced.
     CommandStarted {
         /// The command line.

@@ -92,6 +92,9 @@ impl Human {
                     let _ = write!(err, "{}", binary_entry(own));
                 }
             }
+            Event::Amended { test, finding, .. } => {
+                let _ = writeln!(err, "leakcheck: {test}: {finding}: {}", finding.trace);
+            }
             Event::CommandStarted { command, isolated } => {
                 let isolated = if *isolated {
                     " in an isolated network namespace"

@@ -158,11 +158,25 @@ impl Reporter {
                 self.report.binaries.extend(own);
             }
             Event::CommandFinished { entry, .. } => self.report.tests.push(entry),
+            Event::Amended { index, finding, .. } => {
+                if let Some(entry) = self.report.tests.get_mut(index) {
+                    let mut verdict = entry.verdict();
+                    verdict.findings.push(finding);
+                    verdict.findings.sort_by_key(|f| f.severity);
+                    verdict.settle();
+                    entry.set_verdict(verdict);
+                }
+            }
             _ => {}
         }
         // A line is shown as soon as it is known, as libtest does.
         let _ = self.out.flush();
         let _ = self.err.flush();
+    }
+
+    /// The entries of every test so far, in order.
+    pub fn tests(&self) -> &[leakcheck::report::TestReport] {
+        &self.report.tests
     }
 
     /// Writes the report (to `--report`, else `default_report`), JUnit and GitHub's

@@ -43,6 +43,8 @@ pub struct Batch {
     pub binary: Vec<Finding>,
     /// Each test's own wall time, from its thread's life in the trace.
     pub durations: HashMap<String, Duration>,
+    /// The stand-in's streams each test's tasks opened (`--stand-in`).
+    pub streams: HashMap<String, Vec<leakcheck::standin::Stream>>,
     /// Why the batch cannot stand for the tests' verdicts (a crash, a timeout, an
     /// incomplete trace, a log that does not match the list), if it cannot: then every
     /// test runs alone, and the findings above are still kept.
@@ -186,6 +188,22 @@ fn judge_batch(
         }
     }
     batch.binary = binary;
+    for (stream, origin) in judge.streams_by_origin() {
+        let Origin::Test { name, thread, .. } = origin else {
+            continue;
+        };
+        let tests: Vec<String> = match batch.exact.get(&thread) {
+            Some(test) => vec![test.clone()],
+            None => names
+                .iter()
+                .filter(|n| name_is_test(&name, n))
+                .map(|n| n.to_string())
+                .collect(),
+        };
+        for test in tests {
+            batch.streams.entry(test).or_default().push(stream.clone());
+        }
+    }
     for (thread, time) in judge.test_times().into_iter().enumerate() {
         if let (Some(test), Some(time)) = (batch.exact.get(&thread), time) {
             batch.durations.insert(test.clone(), time);

@@ -146,6 +146,7 @@ pub fn run(
             );
             let mut entry = TestReport::new(&report_name, &case.name, Outcome::Passed, &verdict);
             entry.duration_ms = seen.durations.get(&case.name).map(|d| d.as_millis() as u64);
+            entry.streams = seen.streams.get(&case.name).cloned().unwrap_or_default();
             record(&listed, events, &mut done, Done::without_run(entry));
         }
     }

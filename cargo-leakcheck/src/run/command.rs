@@ -51,6 +51,7 @@ pub fn run(options: CommandOptions, output: ReporterOptions) -> Result<u8, Error
         .ok_or_else(|| Error::Usage("no command given after `--`".to_string()))?;
     let mut cmd = TracedCommand::new(program, command_line);
     cmd.isolate_network = options.trace.isolate_network;
+    cmd.stand_in = options.trace.stand_in.clone();
     cmd.timeout = Some(options.timeout);
     cmd.keep_leftovers = options.keep_leftovers;
     let display = cmd.display();
@@ -71,6 +72,7 @@ pub fn run(options: CommandOptions, output: ReporterOptions) -> Result<u8, Error
         .unwrap_or_default();
     let mut entry = TestReport::new(&binary, &display, outcome_of(status), &checked.verdict);
     entry.duration_ms = Some(checked.run.duration.as_millis() as u64);
+    entry.streams = checked.streams;
     reporter.report(Event::CommandFinished {
         command: &display,
         status,

@@ -11,6 +11,8 @@ pub struct TraceOptions {
     pub isolate_network: bool,
     /// `--tracer native|strace` (else `LEAKCHECK_TRACER`, else the default).
     pub tracer: Option<String>,
+    /// `--stand-in[=MODE]`: a stand-in proxy on the allowed endpoints.
+    pub stand_in: Option<leakcheck::standin::Plan>,
 }
 
 /// What every traced run of a test binary shares; read by the worker threads.
@@ -20,6 +22,8 @@ pub struct Settings {
     pub tracer: Backend,
     /// Whether each process runs in a network namespace of its own.
     pub isolate_network: bool,
+    /// The stand-in proxy each traced run gets, if any.
+    pub stand_in: Option<leakcheck::standin::Plan>,
     /// When a process is terminated.
     pub timeout: Duration,
     /// Tests run at once (and the batch run's `--test-threads`).

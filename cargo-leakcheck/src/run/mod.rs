@@ -12,6 +12,7 @@ pub mod batch;
 pub mod binary;
 pub mod command;
 pub mod context;
+pub mod isolation;
 pub mod list;
 pub mod merge;
 pub mod plan;

@@ -125,11 +125,12 @@ fn run_one(
         Ok(late)
     };
     let checked = leakcheck::check_with_late_policy(&settings.tracer, &cmd, policy, late);
-    let (mut verdict, status, output) = match checked {
+    let (mut verdict, status, output, streams) = match checked {
         Ok(checked) => (
             checked.verdict,
             checked.run.status,
             String::from_utf8_lossy(&checked.run.output).into_owned(),
+            checked.streams,
         ),
         Err(e) => return unobserved(format!("could not trace the test: {e}")),
     };
@@ -145,6 +146,7 @@ fn run_one(
 
     let mut entry = TestReport::new(&report_name, &case.name, outcome, &verdict);
     entry.duration_ms = Some(started.elapsed().as_millis() as u64);
+    entry.streams = streams;
     let own = own_failure(&case.name, &status, outcome, &output, settings.timeout);
     Done {
         entry,

@@ -7,7 +7,7 @@ use super::{binary, plan};
 use crate::cargo::{self, BuildOptions, Workspace};
 use crate::error::Error;
 use crate::policy_layers::{self, ManifestLayers, PolicyOptions};
-use crate::reporter::{Reporter, ReporterOptions};
+use crate::reporter::{Event, Reporter, ReporterOptions};
 use leakcheck::tracer::Backend;
 use std::time::Duration;
 
@@ -51,6 +51,7 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
     let settings = Settings {
         tracer,
         isolate_network: options.trace.isolate_network,
+        stand_in: options.trace.stand_in.clone(),
         timeout: options.timeout,
         threads,
     };
@@ -72,6 +73,15 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
             batch_mode,
             &mut |event| reporter.report(event),
         );
+    }
+    for (index, finding) in super::isolation::shared(reporter.tests(), &plan) {
+        let entry = &reporter.tests()[index];
+        let test = format!("{} {}", entry.binary, entry.name);
+        reporter.report(Event::Amended {
+            index,
+            test,
+            finding,
+        });
     }
     reporter.finish(&ws.target_dir().join("leakcheck").join("report.json"))
 }

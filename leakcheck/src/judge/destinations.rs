@@ -40,6 +40,9 @@ impl Judge {
                     });
                 }
                 let transport = state.transport;
+                if self.is_stand_in(ip) {
+                    self.ask_client(pid, fd);
+                }
                 let index = self.judge_ip(event, shown, "connect", Kind::Connect, *ip, transport);
                 if transport == Transport::Ip(Proto::Udp) {
                     // Held until what follows tells a route probe from a leak.

@@ -44,6 +44,15 @@ pub enum Question {
     /// descriptor whose socket the trace never showed (inherited, received, dup'ed,
     /// accepted).
     Descriptor(DescriptorQuestion),
+    /// Where is the socket `fd` of `pid`, just connected to the stand-in proxy, bound?
+    /// The answer ([`Judge::note_client`]) tells which task opened the stream the
+    /// stand-in records from that address.
+    Client {
+        /// The process (thread).
+        pid: u32,
+        /// The descriptor.
+        fd: i32,
+    },
 }
 
 /// See [`Question::Descriptor`]; handed back to [`Judge::note_descriptor`] with the answer.

@@ -15,6 +15,7 @@ mod destinations;
 mod findings;
 mod live;
 mod probes;
+mod proxy;
 mod resolver;
 mod servers;
 mod sockets;
@@ -30,6 +31,7 @@ use crate::verdict::Finding;
 use findings::{FindingKey, Target};
 pub use live::{Descriptor, DescriptorQuestion, InheritedSocket, Question};
 use probes::ProbeTally;
+pub use proxy::stream_kind;
 pub use servers::holds;
 pub use sockets::Proto;
 use sockets::{Family, SocketState};
@@ -81,6 +83,13 @@ pub struct Judge {
     /// For each finding, the tasks that made it; None when there were too many to keep
     /// (then it is the binary's as a whole).
     makers: Vec<Option<HashSet<usize>>>,
+    /// The stand-in proxy's TCP endpoints, when the run has one.
+    stand_in: Vec<SocketAddr>,
+    /// Client sockets connected to the stand-in, by local address: the task (and thread)
+    /// that opened each.
+    clients: HashMap<SocketAddr, (usize, u32)>,
+    /// The stand-in's streams, with the task that opened each (when known).
+    proxy_streams: Vec<(crate::standin::Stream, Option<usize>)>,
 }
 
 /// How many distinct tasks a finding keeps before giving up on attribution.
@@ -107,6 +116,9 @@ impl Judge {
             root: Root::default(),
             tasks: Tasks::default(),
             makers: Vec::new(),
+            stand_in: Vec::new(),
+            clients: HashMap::new(),
+            proxy_streams: Vec::new(),
         }
     }
 

@@ -204,6 +204,11 @@ impl Policy {
         }
     }
 
+    /// The allow entries in force (Heteronculous rules aside).
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.allow
+    }
+
     /// Whether a connect/send destination is allowed. IPv4-mapped destinations are judged
     /// as IPv4; port 53/853 passes only an entry naming that port explicitly.
     pub fn allows_ip(&self, addr: &SocketAddr) -> bool {

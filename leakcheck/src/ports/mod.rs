@@ -79,6 +79,11 @@ impl LiveLookups {
                         let answer = self.descriptor(asked.pid, asked.fd);
                         judge.note_descriptor(asked, answer);
                     }
+                    Question::Client { pid, fd } => {
+                        if let Some(addr) = local_address(pid, fd, Proto::Tcp) {
+                            judge.note_client(pid, addr);
+                        }
+                    }
                 }
             }
         }

@@ -28,6 +28,7 @@ pub mod findings;
 mod http;
 pub mod listen;
 pub mod peer;
+pub mod plan;
 mod record;
 pub mod server;
 mod session;
@@ -46,6 +47,7 @@ pub use findings::{
 };
 pub use listen::Listen;
 pub use peer::{client_pid, loopback_client_pid};
+pub use plan::{Plan, Serving};
 pub use record::Recorded;
 pub use server::StandIn;
 pub use stream::{Command, Protocol, Raw, Reply, Stream};

@@ -55,7 +55,7 @@ impl NetworkIsolation {
     }
 }
 
-fn write_proc(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {
+pub(crate) fn write_proc(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {
     // SAFETY: plain system calls on a NUL-terminated path and a live buffer.
     unsafe {
         let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
@@ -73,7 +73,7 @@ fn write_proc(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {
 }
 
 /// `ip link set lo up`, with two ioctls.
-fn bring_loopback_up() -> io::Result<()> {
+pub(crate) fn bring_loopback_up() -> io::Result<()> {
     // SAFETY: ifreq is plain data; the socket is closed on every path.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);

@@ -9,12 +9,14 @@
 //!
 //! Files: `run.rs`, what a run takes and gives ([`TracedCommand`], [`RunResult`],
 //! [`TraceError`]); `process.rs`, starting and ending the traced process, shared by both
-//! backends; `strace.rs`, the strace backend; `isolate.rs`, `--isolate-network`.
+//! backends; `strace.rs`, the strace backend; `isolate.rs`, `--isolate-network`; `sandbox.rs`, a
+//! namespace made before the run (the stand-in proxy's).
 
 pub mod isolate;
 pub mod native;
 pub(crate) mod process;
 mod run;
+pub mod sandbox;
 mod strace;
 
 pub use crate::leftover::Leftover;

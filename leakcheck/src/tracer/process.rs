@@ -51,13 +51,17 @@ impl Launch {
         F: FnMut() -> io::Result<()> + Send + Sync + 'static,
     {
         let own_group = self.own_group;
-        let isolation = cmd.isolate_network.then(NetworkIsolation::new);
+        let join = cmd.sandbox.as_ref().map(|sandbox| sandbox.join());
+        let isolation = (cmd.isolate_network && join.is_none()).then(NetworkIsolation::new);
         // SAFETY: setpgid and NetworkIsolation::enter only make system calls (setpgid,
         // unshare, open/write/ioctl/close) on data prepared here; `then` is the caller's.
         unsafe {
             self.command.pre_exec(move || {
                 if own_group {
                     nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
+                }
+                if let Some(join) = &join {
+                    join.enter()?;
                 }
                 if let Some(isolation) = &isolation {
                     isolation.enter()?;

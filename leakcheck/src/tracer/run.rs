@@ -34,6 +34,11 @@ pub struct TracedCommand {
     /// Trace what the program leaves running until it ends, as strace -f does, instead
     /// of stopping it [`GRACE`](crate::leftover::GRACE) after the program exited.
     pub keep_leftovers: bool,
+    /// Serve a stand-in proxy on the allowed endpoints, in a network namespace made for
+    /// the run (implies `isolate_network`): see [`crate::standin`].
+    pub stand_in: Option<crate::standin::Plan>,
+    /// The namespace the program joins instead of making its own (the stand-in's).
+    pub(crate) sandbox: Option<std::sync::Arc<super::sandbox::Sandbox>>,
 }
 
 impl TracedCommand {
@@ -157,6 +162,9 @@ pub enum TraceError {
     /// The network namespace could not be created.
     #[error("cannot isolate the network: {0}\n(hint: --isolate-network needs root, CAP_SYS_ADMIN, or unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1))")]
     Isolation(io::Error),
+    /// The stand-in proxy could not be set up (its namespace, an endpoint to listen on).
+    #[error("cannot start the stand-in proxy: {0}\n(hint: --stand-in serves the allowed endpoints inside a network namespace made for the run; it needs what --isolate-network needs, Linux 5.6 (pidfd_getfd), and each allowed endpoint free to listen on)")]
+    StandIn(io::Error),
     /// Spawning the tracer (strace) or, with the native backend, the program failed.
     #[error("cannot start {path}: {source}")]
     Spawn {
