@@ -52,7 +52,7 @@ impl Plan {
         let mut sandbox = Sandbox::create(&spec)?;
         let mut listens = Vec::new();
         for listener in sandbox.take_listeners() {
-            let http = self.http_connect.iter().any(|e| *e == listener.name);
+            let http = self.http_connect.contains(&listener.name);
             let listen = if listener.tcp {
                 Listen::tcp(TcpListener::from(listener.fd))?
             } else {
