@@ -19,6 +19,7 @@ pub mod policy_layers;
 pub mod process;
 pub mod reporter;
 pub mod run;
+pub mod self_test;
 
 /// The whole program: parses `std::env::args_os()` and returns the exit status. An
 /// error that stops a run is printed here and nowhere else.
@@ -28,9 +29,13 @@ pub fn main_entry() -> u8 {
     if args.get(1).is_some_and(|a| a == "leakcheck") {
         args.remove(1);
     }
+    if let Some(code) = self_test::hidden_entry(&args) {
+        return code;
+    }
     let result = cli::parse(args).and_then(|invocation| match invocation {
         cli::Invocation::Tests(options, output) => run::suite::run(*options, output),
         cli::Invocation::Command(options, output) => run::command::run(options, output),
+        cli::Invocation::SelfTest => self_test::run(),
         cli::Invocation::Exit(code) => Ok(code),
     });
     match result {
