@@ -7,18 +7,25 @@
 
 pub mod attribution;
 pub mod event;
+#[cfg(target_os = "linux")]
 pub mod isolate;
+#[cfg(target_os = "linux")]
 pub mod judge;
 pub mod kind;
 #[doc(hidden)]
 pub mod leak_free;
+#[cfg(target_os = "linux")]
 pub mod leftover;
+#[cfg(target_os = "linux")]
 pub mod native;
 pub mod parser;
 pub mod policy;
+#[cfg(target_os = "linux")]
 pub mod ports;
 pub mod report;
+#[cfg(target_os = "linux")]
 pub mod standin;
+#[cfg(target_os = "linux")]
 pub mod tracer;
 pub mod verdict;
 
@@ -28,11 +35,15 @@ pub use leakcheck_macros::leak_free;
 pub use policy::{Endpoint, Policy, PolicyConfig, PolicyError};
 pub use verdict::{Finding, Verdict, VerdictKind};
 
+#[cfg(target_os = "linux")]
 use judge::Judge;
+#[cfg(target_os = "linux")]
 use parser::Parser;
+#[cfg(target_os = "linux")]
 use tracer::{RunResult, TraceError, TracedCommand, Tracer};
 
 /// A traced run and the judge's verdict on it.
+#[cfg(target_os = "linux")]
 #[derive(Debug, Clone)]
 pub struct Checked {
     /// The verdict, with every finding.
@@ -44,6 +55,7 @@ pub struct Checked {
 /// Traces `cmd` with `tracer` and judges it under `policy`: the whole pipeline of
 /// DESIGN.md in one call. Parsing and judging happen while the program runs, line by
 /// line, so a trace is never held in memory.
+#[cfg(target_os = "linux")]
 pub fn check(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
@@ -55,6 +67,7 @@ pub fn check(
 /// [`check`], where `late` may replace the policy once the program has ended (the
 /// policy of a `#[leak_free]` attribute, which the test reports as it runs). An error
 /// from `late` makes the verdict unverified.
+#[cfg(target_os = "linux")]
 pub fn check_with_late_policy(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
@@ -78,6 +91,7 @@ pub fn check_with_late_policy(
 /// Traces `cmd` and feeds every line to a judge, returning the judge before its verdict:
 /// the caller may then judge the same trace under several policies
 /// ([`Judge::finish_with`] on clones).
+#[cfg(target_os = "linux")]
 pub fn trace(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
@@ -134,6 +148,7 @@ pub fn trace(
 
 /// Judges a recorded trace (one strace line per item) under `policy`: what [`check`]
 /// does, without running anything. Used for traces that must not be produced live.
+#[cfg(target_os = "linux")]
 pub fn judge_trace<'a>(lines: impl IntoIterator<Item = &'a str>, policy: Policy) -> Verdict {
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
