@@ -48,13 +48,12 @@ pub fn main(label: &str) -> u8 {
 
 /// Every control and twin, traced by `tracer`: one row per kind.
 fn rows(tracer: &Backend, exe: &Path, label: &str) -> Vec<Row> {
-    // The leftover control takes longest (its child is stopped a second after it ends):
-    // it starts first.
+    // (control index, twin?), taken from the end. The leftover control takes longest (the
+    // program it leaves is stopped a second after it ends): it goes last, to start first.
     let mut jobs: Vec<(usize, bool)> = (0..CONTROLS.len())
         .flat_map(|i| [(i, false), (i, true)])
         .collect();
-    jobs.sort_by_key(|&(i, twin)| (CONTROLS[i].kind != Kind::LeftoverProcess || twin, i));
-    jobs.reverse();
+    jobs.sort_by_key(|&(i, twin)| CONTROLS[i].kind == Kind::LeftoverProcess && !twin);
     let queue = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
