@@ -319,6 +319,16 @@ fn action_script_builds_the_command_from_env_only() {
         stdout.contains("would run: cargo leakcheck --leaks-only --workspace --isolate-network"),
         "{stdout}"
     );
+    // The self-test runs first, folded in the log.
+    let self_test = stdout
+        .find("::group::cargo leakcheck self-test\nwould run: cargo leakcheck self-test\n::endgroup::")
+        .expect(&stdout);
+    assert!(
+        self_test
+            < stdout
+                .find("would run: cargo leakcheck --leaks-only")
+                .unwrap()
+    );
 
     // An input cannot smuggle shell code: it stays one argument.
     let output = std::process::Command::new("bash")
@@ -350,6 +360,178 @@ fn action_script_builds_the_command_from_env_only() {
     }
 }
 
+/// A directory of stand-in programs for the action's script: `id` says uid 1001 (not
+/// root), `strace` exists (so nothing is installed), `cargo` logs its arguments to
+/// `cargo.log` beside it and exits with `$FAKE_SELF_TEST_STATUS` for `self-test`.
+fn fake_bin() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cargo.log");
+    for (name, body) in [
+        ("id", "echo 1001".to_string()),
+        ("strace", "exit 0".to_string()),
+        (
+            "cargo",
+            format!(
+                "echo \"$*\" >> '{}'\ncase \"$*\" in *self-test*) echo 'the table'; exit \"${{FAKE_SELF_TEST_STATUS:-0}}\";; esac",
+                log.display()
+            ),
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+/// The action's script with the stand-in programs first on PATH and `sysctl` as the
+/// sysctl tree; returns (exit status, stdout).
+fn action_script(
+    bin: &tempfile::TempDir,
+    sysctl: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let script = leakcheck_e2e::tests_dir().join("../scripts/action.sh");
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
+        .env("LEAKCHECK_ACTION_PATH", "/action")
+        .env("LEAKCHECK_SYSCTL_DIR", sysctl)
+        .env_remove("RUNNER_ENVIRONMENT")
+        .env_remove("LEAKCHECK_DRY_RUN")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (
+        output.status.code(),
+        format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
+    )
+}
+
+fn sysctl_tree(restrict: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("kernel")).unwrap();
+    std::fs::write(
+        dir.path()
+            .join("kernel/apparmor_restrict_unprivileged_userns"),
+        format!("{restrict}\n"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn action_allows_user_namespaces_on_github_runners_only() {
+    let bin = fake_bin();
+    let ubuntu = sysctl_tree("1");
+    let relax = "would run: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0";
+    let dry = ("LEAKCHECK_DRY_RUN", "1");
+
+    // ubuntu-24.04 on GitHub's VMs: relaxed, before the self-test.
+    let (code, out) = action_script(
+        &bin,
+        ubuntu.path(),
+        &[dry, ("RUNNER_ENVIRONMENT", "github-hosted")],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("::notice title=leakcheck::AppArmor restricts"),
+        "{out}"
+    );
+    let at = out.find(relax).expect(&out);
+    assert!(
+        at < out.find("would run: cargo leakcheck self-test").unwrap(),
+        "{out}"
+    );
+
+    // A self-hosted runner is not changed: a warning names the fix.
+    let (code, out) = action_script(
+        &bin,
+        ubuntu.path(),
+        &[dry, ("RUNNER_ENVIRONMENT", "self-hosted")],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains(relax), "{out}");
+    assert!(
+        out.contains("::warning title=leakcheck::AppArmor restricts unprivileged user namespaces on this self-hosted runner"),
+        "{out}"
+    );
+
+    // Not restricted, or no namespace needed (no self-test, no --isolate-network).
+    let open = sysctl_tree("0");
+    let (_, out) = action_script(
+        &bin,
+        open.path(),
+        &[dry, ("RUNNER_ENVIRONMENT", "github-hosted")],
+    );
+    assert!(!out.contains("sysctl"), "{out}");
+    let (_, out) = action_script(
+        &bin,
+        ubuntu.path(),
+        &[
+            dry,
+            ("RUNNER_ENVIRONMENT", "github-hosted"),
+            ("LEAKCHECK_INPUT_SELF_TEST", "false"),
+        ],
+    );
+    assert!(
+        !out.contains("sysctl") && !out.contains("self-test"),
+        "{out}"
+    );
+    let (_, out) = action_script(
+        &bin,
+        ubuntu.path(),
+        &[
+            dry,
+            ("RUNNER_ENVIRONMENT", "github-hosted"),
+            ("LEAKCHECK_INPUT_SELF_TEST", "false"),
+            ("LEAKCHECK_INPUT_ARGS", "--workspace --isolate-network"),
+        ],
+    );
+    assert!(out.contains(relax), "{out}");
+}
+
+#[test]
+fn action_fails_the_step_when_the_self_test_fails() {
+    let sysctl = sysctl_tree("0");
+    for (status, title) in [
+        (
+            "1",
+            "::error title=leakcheck self-test failed::a positive control was missed",
+        ),
+        (
+            "2",
+            "::error title=leakcheck self-test could not run::this runner lacks",
+        ),
+    ] {
+        let bin = fake_bin();
+        let (code, out) = action_script(&bin, sysctl.path(), &[("FAKE_SELF_TEST_STATUS", status)]);
+        assert_eq!(code, Some(status.parse().unwrap()), "{out}");
+        assert!(out.contains(title), "{out}");
+        assert!(out.contains("the table\n::endgroup::"), "{out}");
+        let log = std::fs::read_to_string(bin.path().join("cargo.log")).unwrap();
+        // Installed, self-tested, and the tests were not run.
+        assert_eq!(
+            log, "install --locked --path /action/cargo-leakcheck\nleakcheck self-test\n",
+            "{out}"
+        );
+    }
+    let bin = fake_bin();
+    let (code, out) = action_script(
+        &bin,
+        sysctl.path(),
+        &[("LEAKCHECK_INPUT_ARGS", "--workspace")],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let log = std::fs::read_to_string(bin.path().join("cargo.log")).unwrap();
+    assert!(
+        log.ends_with("leakcheck self-test\nleakcheck --workspace\n"),
+        "{log}"
+    );
+}
+
 #[test]
 fn action_yml_is_composite_and_never_expands_inputs_in_scripts() {
     let text = std::fs::read_to_string(leakcheck_e2e::tests_dir().join("../action.yml")).unwrap();
@@ -360,6 +542,7 @@ fn action_yml_is_composite_and_never_expands_inputs_in_scripts() {
         "working-directory:",
         "leaks-only:",
         "version:",
+        "self-test:",
     ] {
         assert!(
             text.contains(&format!("  {input}")),

@@ -18,22 +18,30 @@
 
 pub mod attribution;
 pub mod event;
+#[cfg(target_os = "linux")]
 pub mod judge;
 pub mod kind;
 #[doc(hidden)]
 pub mod leak_free;
+#[cfg(target_os = "linux")]
 pub mod leftover;
 pub mod policy;
+#[cfg(target_os = "linux")]
 pub mod ports;
 pub mod report;
+#[cfg(target_os = "linux")]
 pub mod standin;
+#[cfg(target_os = "linux")]
 pub mod syntax;
+#[cfg(target_os = "linux")]
 pub mod tracer;
 pub mod verdict;
 
+#[cfg(target_os = "linux")]
 pub use tracer::{isolate, native};
 
 /// The trace parser, by its former path: now part of [`syntax`].
+#[cfg(target_os = "linux")]
 pub mod parser {
     pub use crate::syntax::{parse_string, split_pid, ParseError, Parser};
 }
@@ -44,11 +52,15 @@ pub use leakcheck_macros::leak_free;
 pub use policy::{Endpoint, Policy, PolicyConfig, PolicyError};
 pub use verdict::{Finding, Verdict, VerdictKind};
 
+#[cfg(target_os = "linux")]
 use judge::Judge;
+#[cfg(target_os = "linux")]
 use syntax::{ParseError, Parser, Shown};
+#[cfg(target_os = "linux")]
 use tracer::{RunResult, TraceError, TracedCommand, Tracer};
 
 /// A traced run and the judge's verdict on it.
+#[cfg(target_os = "linux")]
 #[derive(Debug, Clone)]
 pub struct Checked {
     /// The verdict, with every finding.
@@ -62,6 +74,7 @@ pub struct Checked {
 /// Traces `cmd` with `tracer` and judges it under `policy`: the whole pipeline of
 /// DESIGN.md in one call. Judging happens while the program runs, event by event, so a
 /// trace is never held in memory.
+#[cfg(target_os = "linux")]
 pub fn check(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
@@ -73,6 +86,7 @@ pub fn check(
 /// [`check`], where `late` may replace the policy once the program has ended (the
 /// policy of a `#[leak_free]` attribute, which the test reports as it runs). An error
 /// from `late` makes the verdict unverified.
+#[cfg(target_os = "linux")]
 pub fn check_with_late_policy(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
@@ -98,6 +112,7 @@ pub fn check_with_late_policy(
 /// Traces `cmd` and feeds every event to a judge, returning the judge before its
 /// verdict: the caller may then judge the same trace under several policies
 /// ([`Judge::finish_with`] on clones).
+#[cfg(target_os = "linux")]
 pub fn trace(
     tracer: &dyn Tracer,
     cmd: &TracedCommand,
@@ -152,12 +167,14 @@ pub fn trace(
 
 /// What a traced run's events go through: the judge, with the live look-ups answering its
 /// questions, and the kept trace.
+#[cfg(target_os = "linux")]
 struct Pipeline<'a> {
     judge: &'a mut Judge,
     live: ports::LiveLookups,
     keep: Option<std::io::BufWriter<std::fs::File>>,
 }
 
+#[cfg(target_os = "linux")]
 impl tracer::Observer for Pipeline<'_> {
     fn event(&mut self, event: &Event, shown: Shown<'_>) {
         self.judge.observe(event, shown);
@@ -186,6 +203,7 @@ impl tracer::Observer for Pipeline<'_> {
 
 /// Judges a recorded trace (one strace line per item) under `policy`: what [`check`]
 /// does, without running anything. Used for traces that must not be produced live.
+#[cfg(target_os = "linux")]
 pub fn judge_trace<'a>(lines: impl IntoIterator<Item = &'a str>, policy: Policy) -> Verdict {
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);

@@ -10,6 +10,7 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod self_test;
 pub mod summary;
 
 pub use events::{Event, TracingAlone};

@@ -61,6 +61,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// How the body ended in the child, read from its protocol lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read by the parent, on Linux
 pub(super) enum BodyEnd {
     /// The body returned normally (`()` or `Ok`).
     Passed,
@@ -72,6 +73,7 @@ pub(super) enum BodyEnd {
 
 /// The child's output, split along the protocol lines.
 #[derive(Debug, Default)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read by the parent, on Linux
 pub(super) struct Transcript {
     /// The marker line was seen.
     pub(super) started: bool,
@@ -81,6 +83,7 @@ pub(super) struct Transcript {
     pub(super) body_output: String,
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read by the parent, on Linux
 impl Transcript {
     /// Splits the child's output along the lines whose marker carries `nonce`.
     pub(super) fn parse(output: &str, nonce: &str) -> Transcript {

@@ -6,7 +6,7 @@
 //!
 //! # Modes
 //!
-//! [`run`] does one of three things:
+//! [`run`] does one of four things:
 //!
 //! * **Parent** (plain `cargo test`): re-runs only this test in a child process of the test
 //!   binary, traced by strace, and judges the trace. The child's command line is built
@@ -22,6 +22,10 @@
 //!   `/proc/self/status` shows a tracer): runs the body directly, and when
 //!   [`ATTRIBUTE_POLICY_ENV`] names a file, writes the attribute's own policy there so
 //!   that `cargo leakcheck` applies it to its verdict.
+//! * **Untraced** (no tracer: another platform than Linux, or [`SIMULATE_ENV`]): runs
+//!   the body untraced and says so once per process on stderr; under [`REQUIRE_ENV`]
+//!   the test fails instead (a `#[should_panic]` test by not panicking), see
+//!   `untraced`.
 //!
 //! # The parent's decision
 //!
@@ -43,31 +47,39 @@
 //!
 //! # Files
 //!
-//! Each depends only on the ones before it: `spec` (what the macro hands over), `mode`
-//! (which mode, from the environment), `attribute` (the attribute's policy and its file),
-//! `frames` (the marker lines), `outcome` (the parent's decision and its text), `rerun`
-//! (the parent's traced re-run); this file dispatches on the mode.
+//! Each depends only on the ones before it: `spec` (what the macro hands over),
+//! `untraced` (where there is no tracer), `mode` (which mode, from the environment),
+//! `attribute` (the attribute's policy and its file), `frames` (the marker lines),
+//! `outcome` (the parent's decision and its text), `rerun` (the parent's traced re-run;
+//! `outcome` and `rerun` exist on Linux only); this file dispatches on the mode.
 
 mod attribute;
 mod frames;
 mod mode;
+#[cfg(target_os = "linux")]
 mod outcome;
+#[cfg(target_os = "linux")]
 mod rerun;
 mod spec;
+mod untraced;
 
 pub use attribute::{read_attribute_policy, ATTRIBUTE_POLICY_ENV};
 pub use mode::{CHILD_ENV, NONCE_ENV, TRACED_ENV};
+#[cfg(target_os = "linux")]
 pub use rerun::{ISOLATE_ENV, TIMEOUT_ENV};
 pub use spec::{Spec, TestResult};
+pub use untraced::{NoTracer, REQUIRE_ENV, SIMULATE_ENV};
 
 use attribute::hand_over_policy;
 use frames::{announce, finish};
 use mode::{mode, Mode};
+#[cfg(target_os = "linux")]
 use rerun::parent;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use untraced::{untraced, Untraced};
 
 /// Runs a synchronous test body under the mode the process is in (see the module docs).
 #[track_caller]
@@ -83,7 +95,12 @@ pub fn run<R: TestResult, F: FnOnce() -> R>(spec: &Spec, body: F) -> R {
             hand_over_policy(spec, &name);
             body()
         }
+        #[cfg(target_os = "linux")]
         Mode::Parent => parent(spec, &name),
+        Mode::Untraced(why) => match untraced(&name, spec.should_panic, &why) {
+            Untraced::Run => body(),
+            Untraced::Refuse => R::success(),
+        },
     }
 }
 
@@ -101,7 +118,12 @@ pub async fn run_async<R: TestResult, F: Future<Output = R>>(spec: &Spec, body: 
             hand_over_policy(spec, &name);
             body.await
         }
+        #[cfg(target_os = "linux")]
         Mode::Parent => parent(spec, &name),
+        Mode::Untraced(why) => match untraced(&name, spec.should_panic, &why) {
+            Untraced::Run => body.await,
+            Untraced::Refuse => R::success(),
+        },
     }
 }
 

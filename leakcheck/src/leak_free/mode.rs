@@ -1,4 +1,6 @@
-//! Which of the three modes of the module documentation this process is in.
+//! Which of the modes of the module documentation this process is in.
+
+use super::untraced::NoTracer;
 
 /// Set in the child's environment to the full name of the test it must run.
 pub const CHILD_ENV: &str = "LEAKCHECK_LEAK_FREE_CHILD";
@@ -10,11 +12,14 @@ pub const TRACED_ENV: &str = "LEAKCHECK_TRACED";
 /// What [`run`](super::run) does.
 pub(super) enum Mode {
     /// Plain `cargo test`: re-run this test traced and judge it.
+    #[cfg(target_os = "linux")]
     Parent,
     /// The traced re-run of this test, with the nonce of its marker lines.
     Child(String),
     /// Something traces this process already: run the body.
     Traced,
+    /// There is no tracer here (another platform than Linux): run the body untraced.
+    Untraced(NoTracer),
 }
 
 /// The mode for `test_name`, from [`CHILD_ENV`], [`NONCE_ENV`], [`TRACED_ENV`] and
@@ -31,8 +36,18 @@ pub(super) fn mode(test_name: &str) -> Mode {
     if flag || tracer_pid().is_some_and(|pid| pid != 0) {
         Mode::Traced
     } else {
-        Mode::Parent
+        untraced_or_parent()
     }
+}
+
+#[cfg(target_os = "linux")]
+fn untraced_or_parent() -> Mode {
+    NoTracer::here().map_or(Mode::Parent, Mode::Untraced)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn untraced_or_parent() -> Mode {
+    Mode::Untraced(NoTracer::platform())
 }
 
 /// `TracerPid` of `/proc/self/status`: non-zero when something traces this process.

@@ -142,8 +142,14 @@ impl Tracer for StraceBackend {
                     if observer.wants_text() {
                         observer.text(line);
                     }
-                    let parsed =
-                        parser.feed(line, &mut |event, shown| observer.event(&event, shown));
+                    let parsed = parser.feed(line, &mut |event, shown| {
+                        // A child that makes no traced call of its own is still a task
+                        // to stop when it outlives the program.
+                        if let crate::event::EventKind::Spawn { child, .. } = event.kind {
+                            tasks.started(child);
+                        }
+                        observer.event(&event, shown)
+                    });
                     if let Err(error) = parsed {
                         observer.unreadable(&error);
                     }
