@@ -36,7 +36,9 @@ pub fn main_entry() -> u8 {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            if !error.already_reported() {
+                eprintln!("error: {error}");
+            }
             error.exit_code()
         }
     }

@@ -124,6 +124,11 @@ pub enum BuildError {
     /// The build failed; cargo has printed why.
     #[error("could not compile the tests (cargo's messages are above; `cargo test --no-run` shows the same)")]
     Failed,
+    /// cargo refused the command line before building anything (a `--test`, `--bin`,
+    /// `--example` or `-p` that names nothing, a bad feature...): its own message, with
+    /// its did-you-mean, is all the user needs to read.
+    #[error("cargo refused the selection (its message is above)")]
+    Rejected,
 }
 
 /// The arguments `cargo` needs to build what the user selected.
@@ -196,6 +201,9 @@ pub fn build(options: &BuildOptions, ws: &Workspace) -> Result<Vec<TestBinary>, 
     let mut bins: HashMap<PackageId, Vec<(String, String)>> = HashMap::new();
     let mut out_dirs: HashMap<PackageId, Utf8PathBuf> = HashMap::new();
     let mut native_dirs: Vec<PathBuf> = Vec::new();
+    // cargo says `build-finished` once it has tried to build; a command line it rejects
+    // (a target or package that does not exist) ends before that.
+    let mut built = false;
     for message in Message::parse_stream(BufReader::new(stdout)) {
         let Ok(message) = message else { break };
         match message {
@@ -228,12 +236,17 @@ pub fn build(options: &BuildOptions, ws: &Workspace) -> Result<Vec<TestBinary>, 
                     }
                 }
             }
+            Message::BuildFinished(_) => built = true,
             _ => {}
         }
     }
     let status = child.wait().map_err(BuildError::Spawn)?;
     if !status.success() {
-        return Err(BuildError::Failed);
+        return Err(if built {
+            BuildError::Failed
+        } else {
+            BuildError::Rejected
+        });
     }
     let toolchain_dirs = test_env::toolchain_lib_dirs(options.target.as_deref(), ws.root());
     let mut binaries: Vec<TestBinary> = tests
