@@ -53,6 +53,9 @@ struct TestArgs {
     /// Test only this package's library.
     #[arg(long, help_heading = "Target selection")]
     pub lib: bool,
+    /// Test only the libraries' doctests.
+    #[arg(long, help_heading = "Target selection")]
+    pub doc: bool,
     /// Test all binaries.
     #[arg(long, help_heading = "Target selection")]
     pub bins: bool,
@@ -121,6 +124,9 @@ struct TestArgs {
     /// Both --locked and --offline.
     #[arg(long, help_heading = "Manifest options")]
     pub frozen: bool,
+    /// Do not print cargo's lines; libtest's terse lines (`cargo test -q`).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Run every test in its own traced process from the start. By default each test
     /// binary is first traced once as a whole, and its tests are re-run one process each
     /// only when that trace has a finding (verdicts are the same either way).
@@ -250,11 +256,20 @@ impl TestArgs {
             offline: self.offline,
             locked: self.locked,
             frozen: self.frozen,
+            doc: self.doc,
+            quiet: self.quiet,
         }
     }
 
     /// The options of `cargo leakcheck`, checked in the order a user reads them.
     fn into_options(self) -> Result<(TestOptions, ReporterOptions), Error> {
+        let build = self.build_options();
+        if build.doc && !build.runs_doctests_only() {
+            // cargo's own words.
+            return Err(Error::Usage(
+                "can't mix --doc with other target selecting options".to_string(),
+            ));
+        }
         let selection =
             Selection::parse(self.filter.as_deref(), &self.libtest).map_err(Error::Usage)?;
         let partition = self
@@ -277,9 +292,11 @@ impl TestArgs {
             junit: self.junit.clone(),
             report: self.policy.report.clone(),
             leaks_only: self.policy.leaks_only,
+            terse: selection.terse.unwrap_or(self.quiet),
+            quiet: self.quiet,
         };
         let options = TestOptions {
-            build: self.build_options(),
+            build,
             policy: self.policy.policy_options(),
             trace: self.policy.trace_options(),
             selection,

@@ -12,7 +12,7 @@ pub mod json;
 pub mod junit;
 pub mod summary;
 
-pub use events::{Event, TracingAlone};
+pub use events::{Event, Shown, TracingAlone};
 
 use crate::error::Error;
 use github::GitHub;
@@ -72,6 +72,10 @@ pub struct ReporterOptions {
     pub report: Option<PathBuf>,
     /// `--leaks-only`: a failing test or command does not fail the run.
     pub leaks_only: bool,
+    /// libtest's terse format (`-q`, or `--format terse` after `--`).
+    pub terse: bool,
+    /// cargo's `-q`: no `Running ...` headers, none of leakcheck's progress lines.
+    pub quiet: bool,
 }
 
 /// Which command is reported: they close differently.
@@ -127,8 +131,12 @@ impl Reporter {
         github: Option<GitHub>,
         color: bool,
     ) -> Reporter {
+        let layout = human::Layout {
+            terse: options.terse,
+            quiet: options.quiet,
+        };
         let human = (mode == Mode::Command || options.format == MessageFormat::Human)
-            .then(|| Human::new(color));
+            .then(|| Human::new(color, layout));
         Reporter {
             options,
             mode,

@@ -18,6 +18,9 @@ pub struct Listing {
     pub cases: Vec<TestCase>,
     /// How many tests the filters left out.
     pub filtered_out: usize,
+    /// Every test the binary lists, selected or not (a doctest run alone must skip the
+    /// others by name).
+    pub names: Vec<String>,
     /// The unfinished judges of the `--list` runs (traced like any test process). What
     /// they saw belongs to every test of the binary: a static initializer runs in each
     /// test's process as in the list runs. Finish each under a test's own policy.
@@ -38,18 +41,20 @@ pub fn list(
     let (all, all_judge) = run(false)?;
     let (ignored, ignored_judge) = run(true)?;
     let total = all.len();
+    let names = all.clone();
     let cases: Vec<TestCase> = all
         .into_iter()
-        .filter(|name| selection.matches(name))
         .map(|name| TestCase {
             ignored: ignored.contains(&name),
             name,
         })
+        .filter(|case| selection.selects(case))
         .collect();
     let filtered_out = total - cases.len();
     Ok(Listing {
         cases,
         filtered_out,
+        names,
         judges: vec![all_judge, ignored_judge],
     })
 }
@@ -68,7 +73,11 @@ fn list_names(
     let (judge, run) = leakcheck::trace(&settings.tracer, &cmd, policy.clone())
         .map_err(|e| Error::List(format!("cannot trace `{}`: {e}", cmd.display())))?;
     if !run.status.success() {
-        let hint = failure_hint(&run.status, settings.timeout);
+        let hint = if binary.doctests {
+            "(hint: `cargo test --doc` shows the same)".to_string()
+        } else {
+            failure_hint(&run.status, settings.timeout)
+        };
         return Err(Error::List(format!(
             "`{}` failed ({}); its messages are above\n{hint}",
             cmd.display(),

@@ -4,7 +4,8 @@
 //! `cargo leakcheck` is a [`suite`] run: it builds the tests ([`crate::cargo`]),
 //! [`plan`]s the run (listing every binary with [`list`], choosing with [`select`]),
 //! then runs each [`binary`]: its [`batch`] trace, the tests run alone by [`single`],
-//! what [`merge`]s into a verdict; every test process starts from the one
+//! what [`merge`]s into a verdict, what [`libtest`] shows besides (and, when no batch
+//! run told, the [`ignored`] tests' reasons); a library's [`doctest`]s run as another binary; every test process starts from the one
 //! [`test_command`], with the [`context`] every run shares. `cargo leakcheck run --
 //! COMMAND` traces one [`command`].
 
@@ -12,6 +13,9 @@ pub mod batch;
 pub mod binary;
 pub mod command;
 pub mod context;
+pub mod doctest;
+pub mod ignored;
+pub mod libtest;
 pub mod list;
 pub mod merge;
 pub mod plan;
