@@ -430,6 +430,23 @@ fn errors_exit_2_with_a_message() {
         .env("LEAKCHECK_ALLOW", "not-an-endpoint")
         .args(["run", "--", "true"]);
     run.command("bad LEAKCHECK_ALLOW", &mut cmd);
+    // A selection cargo refuses reads as cargo's own message, with its did-you-mean.
+    let manifest = tests_dir().join("fixtures/ws/Cargo.toml");
+    for (label, args) in [
+        ("mistyped --test", &["--test", "nett"][..]),
+        ("mistyped -p", &["-p", "alpah", "--test", "net"][..]),
+        ("--doc with --lib", &["--doc", "--lib"][..]),
+    ] {
+        let mut cmd = leakcheck();
+        quiet_env(&mut cmd);
+        cmd.current_dir(dir.path())
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(fixtures_target_dir())
+            .args(args);
+        run.command(label, &mut cmd);
+    }
     run.check("errors", &[(dir.path(), "$TMP")]);
 }
 
