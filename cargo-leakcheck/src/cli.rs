@@ -4,12 +4,14 @@
 use crate::cargo::BuildOptions;
 use crate::error::Error;
 use crate::exit;
+use crate::nextest::NextestConfig;
 use crate::policy_layers::PolicyOptions;
 use crate::reporter::{self, ReporterOptions};
 use crate::run::command::CommandOptions;
 use crate::run::context::TraceOptions;
 use crate::run::select::{Partition, Selection};
 use crate::run::suite::TestOptions;
+use crate::run::wrap::WrapOptions;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -186,6 +188,11 @@ enum ColorChoice {
 enum Command {
     /// Trace any command as a whole (e.g. `cargo leakcheck run -- ./run_tests.sh`).
     Run(RunArgs),
+    /// Trace the one test process a runner starts (cargo-nextest's wrapper script): a
+    /// leak fails it (exit 1, the report on stderr); else it ends as the test did.
+    Wrap(WrapArgs),
+    /// Print the .config/nextest.toml that runs every cargo-nextest test under `wrap`.
+    NextestConfig(NextestConfigArgs),
 }
 
 /// Options shared by every way of running.
@@ -229,6 +236,52 @@ struct RunArgs {
     /// The command to trace, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+struct WrapArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Terminate the test, and everything it started, after this many seconds (its
+    /// verdict is then unverified unless it already leaked).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// The test process's command line, after `--` (nextest's: BINARY --exact NAME
+    /// --nocapture).
+    #[arg(last = true, required = true, value_name = "TEST COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+struct NextestConfigArgs {
+    /// Allow an endpoint in every test (as `--allow`); the packages' metadata applies
+    /// anyway.
+    #[arg(long = "allow", value_name = "ENDPOINT", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Run every test in a fresh network namespace (loopback only).
+    #[arg(long)]
+    pub isolate_network: bool,
+    /// Unix-socket-only mode: creating any IPv4/IPv6 socket is a leak.
+    #[arg(long)]
+    pub no_ip: bool,
+    /// A failing test does not fail; only leaks do.
+    #[arg(long)]
+    pub leaks_only: bool,
+    /// How to trace: `native` or `strace`.
+    #[arg(long, value_name = "BACKEND", value_parser = ["native", "strace"])]
+    pub tracer: Option<String>,
+    /// Terminate a test after this many seconds [default: 300].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// The program nextest starts: a path, or a name on PATH.
+    #[arg(long, value_name = "PATH", default_value = "cargo-leakcheck")]
+    pub program: String,
+    /// The nextest profile to set it up in.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub profile: String,
+    /// The tests it applies to, as a nextest filterset.
+    #[arg(long, value_name = "FILTERSET", default_value = "all()")]
+    pub filter: String,
 }
 
 impl TestArgs {
@@ -343,6 +396,57 @@ impl RunArgs {
     }
 }
 
+impl WrapArgs {
+    fn into_options(self) -> Result<(WrapOptions, ReporterOptions), Error> {
+        let output = ReporterOptions {
+            report: self.policy.report.clone(),
+            leaks_only: self.policy.leaks_only,
+            ..ReporterOptions::default()
+        };
+        let options = WrapOptions {
+            policy: self.policy.policy_options(),
+            trace: self.policy.trace_options(),
+            timeout: timeout(self.timeout)?,
+            command: self.command,
+        };
+        Ok((options, output))
+    }
+}
+
+impl NextestConfigArgs {
+    /// The configuration, its options checked now rather than in every test.
+    fn into_config(self) -> Result<NextestConfig, Error> {
+        leakcheck::PolicyConfig::from_allow_list(&self.allow, "--allow")
+            .map_err(|e| Error::Policy(e.to_string()))?;
+        let mut wrap_args: Vec<String> = Vec::new();
+        for endpoint in &self.allow {
+            wrap_args.extend(["--allow".to_string(), endpoint.clone()]);
+        }
+        for (flag, on) in [
+            ("--isolate-network", self.isolate_network),
+            ("--no-ip", self.no_ip),
+            ("--leaks-only", self.leaks_only),
+        ] {
+            if on {
+                wrap_args.push(flag.to_string());
+            }
+        }
+        if let Some(tracer) = self.tracer {
+            wrap_args.extend(["--tracer".to_string(), tracer]);
+        }
+        if let Some(secs) = self.timeout {
+            timeout(secs)?;
+            wrap_args.extend(["--timeout".to_string(), secs.to_string()]);
+        }
+        Ok(NextestConfig {
+            program: self.program,
+            wrap_args,
+            profile: self.profile,
+            filter: self.filter,
+        })
+    }
+}
+
 /// `--timeout SECS` as a duration: a positive number of seconds.
 fn timeout(secs: f64) -> Result<Duration, Error> {
     if secs.is_finite() && secs > 0.0 {
@@ -361,6 +465,10 @@ pub enum Invocation {
     Tests(Box<TestOptions>, ReporterOptions),
     /// `cargo leakcheck run -- COMMAND`: trace a command.
     Command(CommandOptions, ReporterOptions),
+    /// `cargo leakcheck wrap -- BINARY ARGS`: trace one test process for a runner.
+    Wrap(WrapOptions, ReporterOptions),
+    /// `cargo leakcheck nextest-config`: print nextest's configuration.
+    NextestConfig(NextestConfig),
     /// clap has printed the help, the version or a usage error: exit with this status.
     Exit(u8),
 }
@@ -384,6 +492,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Error> {
             let (options, output) = args.into_options()?;
             Invocation::Command(options, output)
         }
+        Some(Command::Wrap(args)) => {
+            let (options, output) = args.into_options()?;
+            Invocation::Wrap(options, output)
+        }
+        Some(Command::NextestConfig(args)) => Invocation::NextestConfig(args.into_config()?),
         None => {
             let (options, output) = cli.test.into_options()?;
             Invocation::Tests(Box::new(options), output)

@@ -6,8 +6,10 @@
 //! The stages, in the order a run goes through them: [`cli`] turns the command line
 //! into plain options; [`cargo`] reads the workspace and builds the tests;
 //! [`policy_layers`] stacks the policy; [`run`] plans and traces the tests and decides
-//! their verdicts; [`reporter`] shows them and gives the exit status. [`process`] starts
-//! the CLI's own subprocesses; [`error`] is every way a run stops short.
+//! their verdicts; [`reporter`] shows them and gives the exit status. [`nextest`] writes
+//! the configuration that runs cargo-nextest's tests under `cargo leakcheck wrap`
+//! ([`run::wrap`]). [`process`] starts the CLI's own subprocesses; [`error`] is every way
+//! a run stops short.
 
 #![warn(missing_docs)]
 
@@ -15,6 +17,7 @@ pub mod cargo;
 pub mod cli;
 pub mod error;
 pub mod exit;
+pub mod nextest;
 pub mod policy_layers;
 pub mod process;
 pub mod reporter;
@@ -31,6 +34,11 @@ pub fn main_entry() -> u8 {
     let result = cli::parse(args).and_then(|invocation| match invocation {
         cli::Invocation::Tests(options, output) => run::suite::run(*options, output),
         cli::Invocation::Command(options, output) => run::command::run(options, output),
+        cli::Invocation::Wrap(options, output) => run::wrap::run(options, output),
+        cli::Invocation::NextestConfig(config) => {
+            print!("{}", config.toml());
+            Ok(exit::CLEAN)
+        }
         cli::Invocation::Exit(code) => Ok(code),
     });
     match result {

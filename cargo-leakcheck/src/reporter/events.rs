@@ -43,6 +43,12 @@ pub enum Event<'a> {
         /// Whether it runs in a network namespace of its own.
         isolated: bool,
     },
+    /// `cargo leakcheck wrap`: the wrapped test process has ended.
+    WrapFinished {
+        /// Its report entry (named after the test, or the command line of a `--list`
+        /// run).
+        entry: TestReport,
+    },
     /// `cargo leakcheck run`: the command has ended.
     CommandFinished {
         /// The command line.

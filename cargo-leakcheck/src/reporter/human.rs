@@ -162,6 +162,9 @@ impl Human {
             } => {
                 let _ = write!(err, "{}", command_finished(command, status, entry));
             }
+            Event::WrapFinished { entry } => {
+                let _ = write!(err, "{}", wrap_finished(entry));
+            }
         }
     }
 
@@ -355,6 +358,21 @@ fn binary_entry(own: &BinaryReport) -> String {
         own.binary,
         render_verdict(&own.verdict(), "  ")
     )
+}
+
+/// A wrapped test's lines on stderr: its failing verdict (how the test ended, then the
+/// verdict), or its warnings; nothing for a clean test.
+fn wrap_finished(entry: &TestReport) -> String {
+    let mut text = String::new();
+    if let Some(ended) = how_it_ended(entry) {
+        let _ = writeln!(text, "leakcheck: {} {}: {ended}", entry.binary, entry.name);
+        text.push_str(&render_verdict(&entry.verdict(), "leakcheck: "));
+    } else {
+        for warning in warnings(entry) {
+            let _ = writeln!(text, "leakcheck: warning: {warning}");
+        }
+    }
+    text
 }
 
 /// How a traced command ended, and its verdict.

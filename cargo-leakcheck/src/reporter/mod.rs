@@ -85,6 +85,9 @@ enum Mode {
     Tests,
     /// `cargo leakcheck run`: the verdict is the summary.
     Command,
+    /// `cargo leakcheck wrap`: one test inside a runner's run; only a failing verdict or a
+    /// warning is worth a line (on stderr), and the runner says the rest.
+    Wrap,
 }
 
 /// Writes everything a run shows; see the module's doc.
@@ -111,6 +114,11 @@ impl Reporter {
         Reporter::to_std(options, Mode::Command)
     }
 
+    /// The reporter of `cargo leakcheck wrap` (human text on stderr, no colour).
+    pub fn for_wrap(options: ReporterOptions) -> Reporter {
+        Reporter::to_std(options, Mode::Wrap)
+    }
+
     fn to_std(options: ReporterOptions, mode: Mode) -> Reporter {
         let color = options.color.colors();
         Reporter::new(
@@ -135,7 +143,7 @@ impl Reporter {
             terse: options.terse,
             quiet: options.quiet,
         };
-        let human = (mode == Mode::Command || options.format == MessageFormat::Human)
+        let human = (mode != Mode::Tests || options.format == MessageFormat::Human)
             .then(|| Human::new(color, layout));
         Reporter {
             options,
@@ -165,7 +173,9 @@ impl Reporter {
                 self.report.tests.extend(tests);
                 self.report.binaries.extend(own);
             }
-            Event::CommandFinished { entry, .. } => self.report.tests.push(entry),
+            Event::CommandFinished { entry, .. } | Event::WrapFinished { entry } => {
+                self.report.tests.push(entry)
+            }
             _ => {}
         }
         // A line is shown as soon as it is known, as libtest does.
@@ -204,6 +214,9 @@ impl Reporter {
                 let _ = writeln!(self.err, "{written}");
                 self.emit_github();
             }
+            // Every test writes its own report; the runner's output is not cluttered with
+            // where, and GitHub's annotations would be buried in captured output.
+            Mode::Wrap => {}
         }
         let _ = self.out.flush();
         let _ = self.err.flush();

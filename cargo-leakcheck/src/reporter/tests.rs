@@ -520,3 +520,61 @@ fn a_failing_verdict_says_first_how_the_test_ended() {
     );
     assert_eq!(human::how_it_ended(&clean), None);
 }
+
+#[test]
+fn a_wrapped_test_says_only_what_fails_it_or_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("nextest/r.json");
+    let options = ReporterOptions {
+        report: Some(report.clone()),
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, out, err) = reporter(options, Mode::Wrap, false, None);
+    let leak = TestReport::new(
+        "fixture::net",
+        "a::leaks",
+        Outcome::Failed,
+        &Verdict::observed(
+            vec![finding(Kind::Dns, FindingSeverity::Leak, "10.0.0.2:53")],
+            allow(),
+        ),
+    );
+    reporter.report(Event::WrapFinished { entry: leak });
+    assert_eq!(reporter.finish(Path::new("unused")).unwrap(), exit::LEAKED);
+    assert_eq!(out.text(), "");
+    assert_eq!(
+        err.text(),
+        "leakcheck: fixture::net a::leaks: the test failed and leaked\n\
+         leakcheck: LEAKED: 1 leak\n\
+         leakcheck:   leak    dns                   10.0.0.2:53  connect() pid 7\n\
+         leakcheck:           7 connect(3, 10.0.0.2:53) = -1 ENETUNREACH\n\
+         leakcheck:   allow list in force: 127.0.0.1:9050\n"
+    );
+    let written: Report = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(written.tests[0].name, "a::leaks");
+
+    let options = ReporterOptions {
+        report: Some(dir.path().join("w.json")),
+        ..ReporterOptions::default()
+    };
+    let (mut second, _, err) = self::reporter(options, Mode::Wrap, false, None);
+    let warned = TestReport::new(
+        "fixture",
+        "a::listens",
+        Outcome::Passed,
+        &Verdict::observed(
+            vec![finding(
+                Kind::Listen,
+                FindingSeverity::Warning,
+                "0.0.0.0:80",
+            )],
+            allow(),
+        ),
+    );
+    second.report(Event::WrapFinished { entry: warned });
+    assert_eq!(second.finish(Path::new("unused")).unwrap(), exit::CLEAN);
+    assert_eq!(
+        err.text(),
+        "leakcheck: warning: listen 0.0.0.0:80 by connect() (pid 7)\n"
+    );
+}

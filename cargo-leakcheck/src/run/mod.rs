@@ -7,7 +7,8 @@
 //! what [`merge`]s into a verdict, what [`libtest`] shows besides (and, when no batch
 //! run told, the [`ignored`] tests' reasons); a library's [`doctest`]s run as another binary; every test process starts from the one
 //! [`test_command`], with the [`context`] every run shares. `cargo leakcheck run --
-//! COMMAND` traces one [`command`].
+//! COMMAND` traces one [`command`]; `cargo leakcheck wrap` one test process a runner
+//! starts ([`wrap`]).
 
 pub mod batch;
 pub mod binary;
@@ -23,3 +24,4 @@ pub mod select;
 pub mod single;
 pub mod suite;
 pub mod test_command;
+pub mod wrap;
