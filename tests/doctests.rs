@@ -204,6 +204,28 @@ fn doc_runs_only_the_doctests_and_lib_none() {
     );
     assert!(!stderr.contains("Doc-tests"), "{stderr}");
 
+    // Paths as the user gave them, relative to where cargo leakcheck runs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = leakcheck();
+    cmd.current_dir(tests_dir())
+        .args([
+            "--manifest-path",
+            "fixtures/doctests/Cargo.toml",
+            "--target-dir",
+        ])
+        .arg(fixtures_target_dir())
+        .arg("--report")
+        .arg(dir.path().join("report.json"))
+        .args(["-p", "lines", "--doc", "--isolate-network", "add"]);
+    quiet(&mut cmd);
+    let output = cmd.output().expect("run cargo leakcheck");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        stdout.contains("test lines/src/lib.rs - add (line 8) ... ok\n"),
+        "{stdout}"
+    );
+
     // cargo's own words for a mix it refuses.
     let (code, _, stderr, _) = run_fixture("doctests", &["--doc", "--lib", "--isolate-network"]);
     assert_eq!(code, Some(2));

@@ -50,7 +50,11 @@ pub fn test_binary_command<S: Into<OsString>>(
             cmd.capture_output = true;
         }
     }
-    cmd.cwd = Some(binary.manifest_dir.clone());
+    // cargo runs a test binary in its package's directory; cargo itself, for doctests,
+    // runs where the user ran us (its configuration and relative paths are found there).
+    if !binary.doctests {
+        cmd.cwd = Some(binary.manifest_dir.clone());
+    }
     cmd.isolate_network = settings.isolate_network;
     cmd.timeout = Some(settings.timeout);
     cmd
