@@ -242,3 +242,45 @@ fn a_leak_ends_the_wrapper_with_1_and_the_report() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_list_run_that_leaks_fails_the_listing_and_still_lists() {
+    // The fixture's static initializer sends a datagram in every process of its test
+    // binary; built only here, run only isolated.
+    let built = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "test",
+            "--no-run",
+            "--message-format",
+            "json",
+            "--manifest-path",
+        ])
+        .arg(tests_dir().join("fixtures/static_init/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(fixtures_target_dir())
+        .output()
+        .expect("cargo test --no-run");
+    assert!(built.status.success(), "{built:?}");
+    let binary = String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|m| m["executable"].as_str().map(String::from))
+        .expect("the test binary");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = leakcheck()
+        .args(["wrap", "--isolate-network", "--report"])
+        .arg(dir.path().join("report.json"))
+        .args(["--", &binary, "--list", "--format", "terse"])
+        .env("NEXTEST_TEST_PHASE", "list")
+        .env("NEXTEST_BINARY_ID", "static_init")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .current_dir(dir.path())
+        .output()
+        .expect("wrap a list run");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("tests::does_nothing: test\n"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the test passed; it leaked"), "{stderr}");
+    assert!(stderr.contains("192.0.2.1:9"), "{stderr}");
+}
