@@ -327,6 +327,43 @@ fn what_no_test_can_be_named_for() {
 }
 
 #[test]
+fn doctests_and_libtests_own_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let mut run = Run::new();
+    run.command(
+        "lines",
+        fixture("doctests", &report).args([
+            "-p",
+            "lines",
+            "--isolate-network",
+            "--test-threads",
+            "1",
+        ]),
+    );
+    run.file("report.json", &report);
+    run.command(
+        "lines -q",
+        fixture("doctests", &report).args([
+            "-p",
+            "lines",
+            "--isolate-network",
+            "--test-threads",
+            "1",
+            "-q",
+        ]),
+    );
+    run.check(
+        "doctests",
+        &[
+            (&fixtures_target_dir(), "$TARGET"),
+            (&tests_dir().join("fixtures"), "$FIXTURES"),
+            (dir.path(), "$TMP"),
+        ],
+    );
+}
+
+#[test]
 fn the_environment_of_a_test_binary() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
