@@ -39,7 +39,16 @@ pub fn list(
 ) -> Result<Listing, Error> {
     let run = |ignored| list_names(settings, binary, ignored, policy);
     let (all, all_judge) = run(false)?;
-    let (ignored, ignored_judge) = run(true)?;
+    let mut judges = vec![all_judge];
+    // A binary without tests has no ignored ones (a library without doctests is common):
+    // the second run would tell nothing.
+    let ignored = if all.is_empty() {
+        Vec::new()
+    } else {
+        let (ignored, ignored_judge) = run(true)?;
+        judges.push(ignored_judge);
+        ignored
+    };
     let total = all.len();
     let names = all.clone();
     let cases: Vec<TestCase> = all
@@ -55,7 +64,7 @@ pub fn list(
         cases,
         filtered_out,
         names,
-        judges: vec![all_judge, ignored_judge],
+        judges,
     })
 }
 
