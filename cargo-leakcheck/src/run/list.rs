@@ -10,6 +10,9 @@ use leakcheck::tracer::ProgramStatus;
 use leakcheck::Policy;
 use std::time::Duration;
 
+/// How long listing a library's doctests may take at least, whatever `--timeout` says.
+const DOCTEST_LIST_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// What listing a binary found: the tests that pass the filters (ignored ones included
 /// and marked), how many were filtered out, and the list runs' judges.
 #[derive(Debug, Clone)]
@@ -78,7 +81,12 @@ fn list_names(
     if ignored {
         args.push("--ignored");
     }
-    let cmd = test_binary_command(settings, binary, args, Output::StdoutOnly);
+    let mut cmd = test_binary_command(settings, binary, args, Output::StdoutOnly);
+    if binary.doctests {
+        // cargo builds the library first (`cargo test --no-run` builds only its unit
+        // tests): that is no test to hold to a test's --timeout.
+        cmd.timeout = cmd.timeout.map(|t| t.max(DOCTEST_LIST_TIMEOUT));
+    }
     let (judge, run) = leakcheck::trace(&settings.tracer, &cmd, policy.clone())
         .map_err(|e| Error::List(format!("cannot trace `{}`: {e}", cmd.display())))?;
     if !run.status.success() {
