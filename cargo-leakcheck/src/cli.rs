@@ -205,7 +205,8 @@ struct PolicyArgs {
     /// Run in a fresh network namespace (loopback only): leaks are seen but cannot leave.
     #[arg(long)]
     pub isolate_network: bool,
-    /// Where to write the JSON report [default: target/leakcheck/report.json].
+    /// Where to write the JSON report [default: target/leakcheck/report.json; `wrap`'s:
+    /// target/leakcheck/nextest/BINARY/TEST.json].
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Unix-socket-only mode: creating any IPv4/IPv6 socket is a leak (policy `ip = false`).
