@@ -283,6 +283,9 @@ struct NextestConfigArgs {
     /// The tests it applies to, as a nextest filterset.
     #[arg(long, value_name = "FILTERSET", default_value = "all()")]
     pub filter: String,
+    /// The test binaries whose --list runs it applies to (binary predicates only).
+    #[arg(long, value_name = "FILTERSET", default_value = "all()")]
+    pub list_filter: String,
 }
 
 impl TestArgs {
@@ -444,6 +447,7 @@ impl NextestConfigArgs {
             wrap_args,
             profile: self.profile,
             filter: self.filter,
+            list_filter: self.list_filter,
         })
     }
 }

@@ -15,6 +15,9 @@ pub struct NextestConfig {
     pub profile: String,
     /// The filterset of the tests it applies to.
     pub filter: String,
+    /// The filterset of the binaries whose `--list` runs it applies to (nextest allows
+    /// only binary predicates there).
+    pub list_filter: String,
 }
 
 impl NextestConfig {
@@ -24,6 +27,28 @@ impl NextestConfig {
         command.extend(self.wrap_args.iter().cloned());
         command.push("--".to_string());
         let command: Vec<String> = command.iter().map(|a| toml_string(a)).collect();
+        let profile = toml_key(&self.profile);
+        let rules = if self.filter == self.list_filter {
+            format!(
+                "[[profile.{profile}.scripts]]\n\
+                 filter = {}\n\
+                 run-wrapper = 'leakcheck'\n\
+                 list-wrapper = 'leakcheck'\n",
+                toml_string(&self.filter)
+            )
+        } else {
+            format!(
+                "[[profile.{profile}.scripts]]\n\
+                 filter = {}\n\
+                 run-wrapper = 'leakcheck'\n\
+                 \n\
+                 [[profile.{profile}.scripts]]\n\
+                 filter = {}\n\
+                 list-wrapper = 'leakcheck'\n",
+                toml_string(&self.filter),
+                toml_string(&self.list_filter)
+            )
+        };
         let mut out = String::new();
         let _ = write!(
             out,
@@ -36,13 +61,8 @@ impl NextestConfig {
              [scripts.wrapper.leakcheck]\n\
              command = [{}]\n\
              \n\
-             [[profile.{}.scripts]]\n\
-             filter = {}\n\
-             run-wrapper = 'leakcheck'\n\
-             list-wrapper = 'leakcheck'\n",
+             {rules}",
             command.join(", "),
-            toml_key(&self.profile),
-            toml_string(&self.filter),
         );
         out
     }
@@ -98,6 +118,7 @@ mod tests {
             ],
             profile: "default".into(),
             filter: "all()".into(),
+            list_filter: "all()".into(),
         };
         assert_eq!(
             config.toml(),
@@ -115,6 +136,28 @@ mod tests {
              run-wrapper = 'leakcheck'\n\
              list-wrapper = 'leakcheck'\n"
         );
+    }
+
+    #[test]
+    fn a_filter_on_tests_is_a_rule_of_its_own() {
+        let config = NextestConfig {
+            program: "/opt/cargo-leakcheck".into(),
+            wrap_args: Vec::new(),
+            profile: "ci".into(),
+            filter: "test(/net/)".into(),
+            list_filter: "all()".into(),
+        };
+        assert!(config.toml().ends_with(
+            "command = ['/opt/cargo-leakcheck', 'wrap', '--']\n\
+             \n\
+             [[profile.ci.scripts]]\n\
+             filter = 'test(/net/)'\n\
+             run-wrapper = 'leakcheck'\n\
+             \n\
+             [[profile.ci.scripts]]\n\
+             filter = 'all()'\n\
+             list-wrapper = 'leakcheck'\n"
+        ));
     }
 
     #[test]
