@@ -327,6 +327,43 @@ fn what_no_test_can_be_named_for() {
 }
 
 #[test]
+fn doctests_and_libtests_own_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let mut run = Run::new();
+    run.command(
+        "lines",
+        fixture("doctests", &report).args([
+            "-p",
+            "lines",
+            "--isolate-network",
+            "--test-threads",
+            "1",
+        ]),
+    );
+    run.file("report.json", &report);
+    run.command(
+        "lines -q",
+        fixture("doctests", &report).args([
+            "-p",
+            "lines",
+            "--isolate-network",
+            "--test-threads",
+            "1",
+            "-q",
+        ]),
+    );
+    run.check(
+        "doctests",
+        &[
+            (&fixtures_target_dir(), "$TARGET"),
+            (&tests_dir().join("fixtures"), "$FIXTURES"),
+            (dir.path(), "$TMP"),
+        ],
+    );
+}
+
+#[test]
 fn the_environment_of_a_test_binary() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
@@ -430,6 +467,23 @@ fn errors_exit_2_with_a_message() {
         .env("LEAKCHECK_ALLOW", "not-an-endpoint")
         .args(["run", "--", "true"]);
     run.command("bad LEAKCHECK_ALLOW", &mut cmd);
+    // A selection cargo refuses reads as cargo's own message, with its did-you-mean.
+    let manifest = tests_dir().join("fixtures/ws/Cargo.toml");
+    for (label, args) in [
+        ("mistyped --test", &["--test", "nett"][..]),
+        ("mistyped -p", &["-p", "alpah", "--test", "net"][..]),
+        ("--doc with --lib", &["--doc", "--lib"][..]),
+    ] {
+        let mut cmd = leakcheck();
+        quiet_env(&mut cmd);
+        cmd.current_dir(dir.path())
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(fixtures_target_dir())
+            .args(args);
+        run.command(label, &mut cmd);
+    }
     run.check("errors", &[(dir.path(), "$TMP")]);
 }
 

@@ -4,12 +4,14 @@
 use crate::cargo::BuildOptions;
 use crate::error::Error;
 use crate::exit;
+use crate::nextest::NextestConfig;
 use crate::policy_layers::PolicyOptions;
 use crate::reporter::{self, ReporterOptions};
 use crate::run::command::CommandOptions;
 use crate::run::context::TraceOptions;
 use crate::run::select::{Partition, Selection};
 use crate::run::suite::TestOptions;
+use crate::run::wrap::WrapOptions;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -53,6 +55,9 @@ struct TestArgs {
     /// Test only this package's library.
     #[arg(long, help_heading = "Target selection")]
     pub lib: bool,
+    /// Test only the libraries' doctests.
+    #[arg(long, help_heading = "Target selection")]
+    pub doc: bool,
     /// Test all binaries.
     #[arg(long, help_heading = "Target selection")]
     pub bins: bool,
@@ -121,6 +126,9 @@ struct TestArgs {
     /// Both --locked and --offline.
     #[arg(long, help_heading = "Manifest options")]
     pub frozen: bool,
+    /// Do not print cargo's lines; libtest's terse lines (`cargo test -q`).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Run every test in its own traced process from the start. By default each test
     /// binary is first traced once as a whole, and its tests are re-run one process each
     /// only when that trace has a finding (verdicts are the same either way).
@@ -186,6 +194,11 @@ enum Command {
     /// missed or flagged; 2 the default tracer could not run them all (what the machine
     /// lacks is named, with the fix).
     SelfTest,
+    /// Trace the one test process a runner starts (cargo-nextest's wrapper script): a
+    /// leak fails it (exit 1, the report on stderr); else it ends as the test did.
+    Wrap(WrapArgs),
+    /// Print the .config/nextest.toml that runs every cargo-nextest test under `wrap`.
+    NextestConfig(NextestConfigArgs),
 }
 
 /// Options shared by every way of running.
@@ -210,7 +223,8 @@ struct PolicyArgs {
         value_parser = ["accept", "refuse"]
     )]
     pub stand_in: Option<String>,
-    /// Where to write the JSON report [default: target/leakcheck/report.json].
+    /// Where to write the JSON report [default: target/leakcheck/report.json; `wrap`'s:
+    /// target/leakcheck/nextest/BINARY/TEST.json].
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Unix-socket-only mode: creating any IPv4/IPv6 socket is a leak (policy `ip = false`).
@@ -243,6 +257,55 @@ struct RunArgs {
     pub command: Vec<OsString>,
 }
 
+#[derive(Debug, Args)]
+struct WrapArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Terminate the test, and everything it started, after this many seconds (its
+    /// verdict is then unverified unless it already leaked).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// The test process's command line, after `--` (nextest's: BINARY --exact NAME
+    /// --nocapture).
+    #[arg(last = true, required = true, value_name = "TEST COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+struct NextestConfigArgs {
+    /// Allow an endpoint in every test (as `--allow`); the packages' metadata applies
+    /// anyway.
+    #[arg(long = "allow", value_name = "ENDPOINT", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Run every test in a fresh network namespace (loopback only).
+    #[arg(long)]
+    pub isolate_network: bool,
+    /// Unix-socket-only mode: creating any IPv4/IPv6 socket is a leak.
+    #[arg(long)]
+    pub no_ip: bool,
+    /// A failing test does not fail; only leaks do.
+    #[arg(long)]
+    pub leaks_only: bool,
+    /// How to trace: `native` or `strace`.
+    #[arg(long, value_name = "BACKEND", value_parser = ["native", "strace"])]
+    pub tracer: Option<String>,
+    /// Terminate a test after this many seconds [default: 300].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// The program nextest starts: a path, or a name on PATH.
+    #[arg(long, value_name = "PATH", default_value = "cargo-leakcheck")]
+    pub program: String,
+    /// The nextest profile to set it up in.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub profile: String,
+    /// The tests it applies to, as a nextest filterset.
+    #[arg(long, value_name = "FILTERSET", default_value = "all()")]
+    pub filter: String,
+    /// The test binaries whose --list runs it applies to (binary predicates only).
+    #[arg(long, value_name = "FILTERSET", default_value = "all()")]
+    pub list_filter: String,
+}
+
 impl TestArgs {
     fn build_options(&self) -> BuildOptions {
         BuildOptions {
@@ -268,11 +331,20 @@ impl TestArgs {
             offline: self.offline,
             locked: self.locked,
             frozen: self.frozen,
+            doc: self.doc,
+            quiet: self.quiet,
         }
     }
 
     /// The options of `cargo leakcheck`, checked in the order a user reads them.
     fn into_options(self) -> Result<(TestOptions, ReporterOptions), Error> {
+        let build = self.build_options();
+        if build.doc && !build.runs_doctests_only() {
+            // cargo's own words.
+            return Err(Error::Usage(
+                "can't mix --doc with other target selecting options".to_string(),
+            ));
+        }
         let selection =
             Selection::parse(self.filter.as_deref(), &self.libtest).map_err(Error::Usage)?;
         let partition = self
@@ -295,9 +367,11 @@ impl TestArgs {
             junit: self.junit.clone(),
             report: self.policy.report.clone(),
             leaks_only: self.policy.leaks_only,
+            terse: selection.terse.unwrap_or(self.quiet),
+            quiet: self.quiet,
         };
         let options = TestOptions {
-            build: self.build_options(),
+            build,
             policy: self.policy.policy_options(),
             trace: self.policy.trace_options(),
             selection,
@@ -351,6 +425,58 @@ impl RunArgs {
     }
 }
 
+impl WrapArgs {
+    fn into_options(self) -> Result<(WrapOptions, ReporterOptions), Error> {
+        let output = ReporterOptions {
+            report: self.policy.report.clone(),
+            leaks_only: self.policy.leaks_only,
+            ..ReporterOptions::default()
+        };
+        let options = WrapOptions {
+            policy: self.policy.policy_options(),
+            trace: self.policy.trace_options(),
+            timeout: timeout(self.timeout)?,
+            command: self.command,
+        };
+        Ok((options, output))
+    }
+}
+
+impl NextestConfigArgs {
+    /// The configuration, its options checked now rather than in every test.
+    fn into_config(self) -> Result<NextestConfig, Error> {
+        leakcheck::PolicyConfig::from_allow_list(&self.allow, "--allow")
+            .map_err(|e| Error::Policy(e.to_string()))?;
+        let mut wrap_args: Vec<String> = Vec::new();
+        for endpoint in &self.allow {
+            wrap_args.extend(["--allow".to_string(), endpoint.clone()]);
+        }
+        for (flag, on) in [
+            ("--isolate-network", self.isolate_network),
+            ("--no-ip", self.no_ip),
+            ("--leaks-only", self.leaks_only),
+        ] {
+            if on {
+                wrap_args.push(flag.to_string());
+            }
+        }
+        if let Some(tracer) = self.tracer {
+            wrap_args.extend(["--tracer".to_string(), tracer]);
+        }
+        if let Some(secs) = self.timeout {
+            timeout(secs)?;
+            wrap_args.extend(["--timeout".to_string(), secs.to_string()]);
+        }
+        Ok(NextestConfig {
+            program: self.program,
+            wrap_args,
+            profile: self.profile,
+            filter: self.filter,
+            list_filter: self.list_filter,
+        })
+    }
+}
+
 /// `--timeout SECS` as a duration: a positive number of seconds.
 fn timeout(secs: f64) -> Result<Duration, Error> {
     if secs.is_finite() && secs > 0.0 {
@@ -371,6 +497,10 @@ pub enum Invocation {
     Command(CommandOptions, ReporterOptions),
     /// `cargo leakcheck self-test`: the positive controls.
     SelfTest,
+    /// `cargo leakcheck wrap -- BINARY ARGS`: trace one test process for a runner.
+    Wrap(WrapOptions, ReporterOptions),
+    /// `cargo leakcheck nextest-config`: print nextest's configuration.
+    NextestConfig(NextestConfig),
     /// clap has printed the help, the version or a usage error: exit with this status.
     Exit(u8),
 }
@@ -395,6 +525,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Error> {
             Invocation::Command(options, output)
         }
         Some(Command::SelfTest) => Invocation::SelfTest,
+        Some(Command::Wrap(args)) => {
+            let (options, output) = args.into_options()?;
+            Invocation::Wrap(options, output)
+        }
+        Some(Command::NextestConfig(args)) => Invocation::NextestConfig(args.into_config()?),
         None => {
             let (options, output) = cli.test.into_options()?;
             Invocation::Tests(Box::new(options), output)

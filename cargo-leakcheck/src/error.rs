@@ -42,4 +42,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         exit::SETUP
     }
+
+    /// Whether the user has already read why (cargo's own message for a selection it
+    /// rejected, as `cargo test` shows it): then nothing is added to it.
+    pub fn already_reported(&self) -> bool {
+        matches!(self, Error::Build(BuildError::Rejected))
+    }
 }

@@ -6,9 +6,11 @@
 //! The stages, in the order a run goes through them: [`cli`] turns the command line
 //! into plain options; [`cargo`] reads the workspace and builds the tests;
 //! [`policy_layers`] stacks the policy; [`run`] plans and traces the tests and decides
-//! their verdicts; [`reporter`] shows them and gives the exit status. [`process`] starts
-//! the CLI's own subprocesses; [`error`] is every way a run stops short. On other
-//! platforms than Linux only [`other_platform`] is there: it says why nothing can run.
+//! their verdicts; [`reporter`] shows them and gives the exit status. [`nextest`] writes
+//! the configuration that runs cargo-nextest's tests under `cargo leakcheck wrap`
+//! ([`run::wrap`]). [`process`] starts the CLI's own subprocesses; [`error`] is every way
+//! a run stops short. On other platforms than Linux only [`other_platform`] is there: it
+//! says why nothing can run.
 
 #![warn(missing_docs)]
 
@@ -19,6 +21,8 @@ pub mod cli;
 #[cfg(target_os = "linux")]
 pub mod error;
 pub mod exit;
+#[cfg(target_os = "linux")]
+pub mod nextest;
 pub mod other_platform;
 #[cfg(target_os = "linux")]
 pub mod policy_layers;
@@ -53,12 +57,19 @@ pub fn main_entry() -> u8 {
         cli::Invocation::Tests(options, output) => run::suite::run(*options, output),
         cli::Invocation::Command(options, output) => run::command::run(options, output),
         cli::Invocation::SelfTest => self_test::run(),
+        cli::Invocation::Wrap(options, output) => run::wrap::run(options, output),
+        cli::Invocation::NextestConfig(config) => {
+            print!("{}", config.toml());
+            Ok(exit::CLEAN)
+        }
         cli::Invocation::Exit(code) => Ok(code),
     });
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            if !error.already_reported() {
+                eprintln!("error: {error}");
+            }
             error.exit_code()
         }
     }

@@ -58,6 +58,34 @@ pub struct BuildOptions {
     pub locked: bool,
     /// `--frozen`.
     pub frozen: bool,
+    /// `--doc`: only the libraries' doctests.
+    pub doc: bool,
+    /// `-q`: cargo's own lines left out.
+    pub quiet: bool,
+}
+
+impl BuildOptions {
+    /// Whether the run has doctests, as `cargo test` decides: with `--doc`, or when no
+    /// target is selected (`--lib`, `--test NAME`... leave them out).
+    pub fn runs_doctests(&self) -> bool {
+        self.doc || !self.selects_targets()
+    }
+
+    /// Whether only doctests run: `--doc` and no other target selected (cargo refuses
+    /// the mix).
+    pub fn runs_doctests_only(&self) -> bool {
+        self.doc && !self.selects_targets()
+    }
+
+    fn selects_targets(&self) -> bool {
+        self.lib
+            || self.bins
+            || self.tests
+            || self.examples
+            || !self.bin.is_empty()
+            || !self.test.is_empty()
+            || !self.example.is_empty()
+    }
 }
 
 /// One test binary cargo built, with what running it needs.
@@ -77,11 +105,21 @@ pub struct TestBinary {
     pub src_path: PathBuf,
     /// Variables to set when running it.
     pub env: Vec<(OsString, OsString)>,
+    /// Arguments before the test harness's own: for doctests, cargo's `test --doc ...
+    /// --`; none for a test binary.
+    pub args: Vec<String>,
+    /// A library's doctests: `path` is cargo, which runs them through rustdoc, each
+    /// doctest compiled and run as a process of its own under rustdoc's libtest.
+    pub doctests: bool,
 }
 
 impl TestBinary {
-    /// The `Running ...` header cargo prints, e.g. `unittests src/lib.rs (target/debug/deps/x-1a2b)`.
+    /// The status line cargo prints before running it, e.g. `Running unittests src/lib.rs
+    /// (target/debug/deps/x-1a2b)` or `Doc-tests x`.
     pub fn header(&self) -> String {
+        if self.doctests {
+            return format!("Doc-tests {}", self.target_name);
+        }
         let src = self
             .src_path
             .strip_prefix(&self.manifest_dir)
@@ -106,12 +144,17 @@ impl TestBinary {
         } else {
             src
         };
-        format!("{what} ({})", exe.display())
+        format!("Running {what} ({})", exe.display())
     }
 
-    /// The name used for this binary in reports: the target's name.
+    /// The name used for this binary in reports: the target's name (`Doc-tests NAME` for
+    /// a library's doctests, as cargo's status line says).
     pub fn report_name(&self) -> String {
-        self.target_name.clone()
+        if self.doctests {
+            format!("Doc-tests {}", self.target_name)
+        } else {
+            self.target_name.clone()
+        }
     }
 }
 
@@ -124,9 +167,16 @@ pub enum BuildError {
     /// The build failed; cargo has printed why.
     #[error("could not compile the tests (cargo's messages are above; `cargo test --no-run` shows the same)")]
     Failed,
+    /// cargo refused the command line before building anything (a `--test`, `--bin`,
+    /// `--example` or `-p` that names nothing, a bad feature...): its own message, with
+    /// its did-you-mean, is all the user needs to read.
+    #[error("cargo refused the selection (its message is above)")]
+    Rejected,
 }
 
-/// The arguments `cargo` needs to build what the user selected.
+/// The arguments `cargo` needs to build what the user selected. With `--doc` (which
+/// `--no-run` refuses) the selected libraries' unit tests are built instead: their
+/// artifacts name the libraries whose doctests run.
 pub fn cargo_test_args(options: &BuildOptions) -> Vec<String> {
     let mut out = vec![
         "test".to_string(),
@@ -140,10 +190,37 @@ pub fn cargo_test_args(options: &BuildOptions) -> Vec<String> {
         }
     };
     flag("--workspace", options.workspace);
-    flag("--lib", options.lib);
+    flag("--lib", options.lib || options.doc);
     flag("--bins", options.bins);
     flag("--tests", options.tests);
     flag("--examples", options.examples);
+    flag("--quiet", options.quiet);
+    out.extend(selection_args(options, false));
+    out
+}
+
+/// The arguments of `cargo test --doc` for `package`'s doctests (`NAME@VERSION`), up to
+/// and including the `--` before the harness's: the build options as given, cargo quiet
+/// (its lines would mix with a `--list`) and without colour.
+pub fn doctest_args(options: &BuildOptions, package: &str) -> Vec<String> {
+    let mut out: Vec<String> = ["test", "--doc", "--quiet", "--color", "never", "--package"]
+        .map(String::from)
+        .into();
+    out.push(package.to_string());
+    out.extend(selection_args(options, true));
+    out.push("--".into());
+    out
+}
+
+/// The options both commands pass on as given: features, profile, target, directories,
+/// the lock file's and the network's; packages and targets too unless `doctests`.
+fn selection_args(options: &BuildOptions, doctests: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut flag = |name: &str, on: bool| {
+        if on {
+            out.push(name.to_string());
+        }
+    };
     flag("--all-features", options.all_features);
     flag("--no-default-features", options.no_default_features);
     flag("--release", options.release);
@@ -156,11 +233,13 @@ pub fn cargo_test_args(options: &BuildOptions) -> Vec<String> {
             out.push(v.clone());
         }
     };
-    many("--package", &options.package);
-    many("--exclude", &options.exclude);
-    many("--bin", &options.bin);
-    many("--test", &options.test);
-    many("--example", &options.example);
+    if !doctests {
+        many("--package", &options.package);
+        many("--exclude", &options.exclude);
+        many("--bin", &options.bin);
+        many("--test", &options.test);
+        many("--example", &options.example);
+    }
     many("--features", &options.features);
     let mut one = |name: &str, value: Option<String>| {
         if let Some(v) = value {
@@ -196,6 +275,9 @@ pub fn build(options: &BuildOptions, ws: &Workspace) -> Result<Vec<TestBinary>, 
     let mut bins: HashMap<PackageId, Vec<(String, String)>> = HashMap::new();
     let mut out_dirs: HashMap<PackageId, Utf8PathBuf> = HashMap::new();
     let mut native_dirs: Vec<PathBuf> = Vec::new();
+    // cargo says `build-finished` once it has tried to build; a command line it rejects
+    // (a target or package that does not exist) ends before that.
+    let mut built = false;
     for message in Message::parse_stream(BufReader::new(stdout)) {
         let Ok(message) = message else { break };
         match message {
@@ -228,14 +310,24 @@ pub fn build(options: &BuildOptions, ws: &Workspace) -> Result<Vec<TestBinary>, 
                     }
                 }
             }
+            Message::BuildFinished(_) => built = true,
             _ => {}
         }
     }
     let status = child.wait().map_err(BuildError::Spawn)?;
     if !status.success() {
-        return Err(BuildError::Failed);
+        return Err(if built {
+            BuildError::Failed
+        } else {
+            BuildError::Rejected
+        });
     }
     let toolchain_dirs = test_env::toolchain_lib_dirs(options.target.as_deref(), ws.root());
+    let doctests = if options.runs_doctests() {
+        doctest_binaries(options, ws, &tests)
+    } else {
+        Vec::new()
+    };
     let mut binaries: Vec<TestBinary> = tests
         .into_iter()
         .map(|(artifact, exe)| {
@@ -272,22 +364,83 @@ pub fn build(options: &BuildOptions, ws: &Workspace) -> Result<Vec<TestBinary>, 
                 target_kind: kind,
                 src_path: artifact.target.src_path.clone().into_std_path_buf(),
                 env,
+                args: Vec::new(),
+                doctests: false,
             }
         })
         .collect();
     // The order cargo test runs them in: by package, lib first, then the rest by name.
     binaries.sort_by_key(|b| {
         let rank = match b.target_kind {
-            TargetKind::Lib
-            | TargetKind::ProcMacro
-            | TargetKind::RLib
-            | TargetKind::DyLib
-            | TargetKind::CDyLib => 0,
+            ref kind if is_library(kind) => 0,
             TargetKind::Bin => 1,
             TargetKind::Test => 2,
             _ => 3,
         };
         (b.package.clone(), rank, b.target_name.clone())
     });
+    // `--doc` built the libraries' unit tests only to learn which libraries these are.
+    if options.doc {
+        binaries.clear();
+    }
+    // cargo runs the doctests last, after every test binary, package by package.
+    binaries.extend(doctests);
     Ok(binaries)
+}
+
+/// Whether a target of this kind is a library (which may have doctests).
+fn is_library(kind: &TargetKind) -> bool {
+    matches!(
+        kind,
+        TargetKind::Lib
+            | TargetKind::ProcMacro
+            | TargetKind::RLib
+            | TargetKind::DyLib
+            | TargetKind::CDyLib
+    )
+}
+
+/// The doctests of the selected libraries: those cargo built unit tests of (a library
+/// with `test = false` builds none, and its doctests are not found), unless the library
+/// says `doctest = false`; each run by `cargo test --doc` for its package.
+fn doctest_binaries(
+    options: &BuildOptions,
+    ws: &Workspace,
+    tests: &[(Artifact, Utf8PathBuf)],
+) -> Vec<TestBinary> {
+    let mut doctests: Vec<TestBinary> = Vec::new();
+    for (artifact, _) in tests {
+        let target = &artifact.target;
+        let Some(kind) = target.kind.first() else {
+            continue;
+        };
+        if !is_library(kind) || !target.doctest {
+            continue;
+        }
+        let Some(package) = ws.package(&artifact.package_id) else {
+            continue;
+        };
+        if doctests.iter().any(|d| d.package == package.name.as_str()) {
+            continue;
+        }
+        let spec = format!("{}@{}", package.name, package.version);
+        let manifest_path = package.manifest_path.as_std_path();
+        doctests.push(TestBinary {
+            path: crate::process::cargo_program().into(),
+            package: package.name.to_string(),
+            manifest_dir: manifest_path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            target_name: target.name.clone(),
+            target_kind: kind.clone(),
+            src_path: target.src_path.clone().into_std_path_buf(),
+            // cargo gives rustdoc and the doctests their environment.
+            env: Vec::new(),
+            args: doctest_args(options, &spec),
+            doctests: true,
+        });
+    }
+    doctests.sort_by(|a, b| a.package.cmp(&b.package));
+    doctests
 }

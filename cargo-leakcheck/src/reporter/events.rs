@@ -9,7 +9,8 @@ use leakcheck::tracer::ProgramStatus;
 pub enum Event<'a> {
     /// A test binary's tests are about to run.
     BinaryStarted {
-        /// cargo's `Running ...` header for it.
+        /// cargo's status line for it, verb first: `Running unittests src/lib.rs (...)`,
+        /// `Doc-tests alpha`.
         header: String,
         /// How many of its tests were selected (ignored ones included).
         tests: usize,
@@ -23,6 +24,8 @@ pub enum Event<'a> {
         /// What the test itself said when it failed or timed out (its captured output, a
         /// crash, the timeout), for its `failures:` entry.
         own_failure: Option<&'a str>,
+        /// What libtest shows of it besides its name and status.
+        shown: &'a Shown,
     },
     /// A binary's tests all have their verdicts.
     BinaryFinished {
@@ -50,6 +53,12 @@ pub enum Event<'a> {
         /// Whether it runs in a network namespace of its own.
         isolated: bool,
     },
+    /// `cargo leakcheck wrap`: the wrapped test process has ended.
+    WrapFinished {
+        /// Its report entry (named after the test, or the command line of a `--list`
+        /// run).
+        entry: TestReport,
+    },
     /// `cargo leakcheck run`: the command has ended.
     CommandFinished {
         /// The command line.
@@ -59,6 +68,17 @@ pub enum Event<'a> {
         /// Its report entry.
         entry: TestReport,
     },
+}
+
+/// What libtest's line shows of a test besides its name and status, as its own run (or
+/// the batch run, or the binary's log) told: libtest's `--list` does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shown {
+    /// What libtest writes after the name: `should panic` (`test x - should panic ...
+    /// ok`), or a doctest's `compile` (`no_run`) or `compile fail`.
+    pub mode: Option<String>,
+    /// The reason of `#[ignore = "reason"]` (`test x ... ignored, reason`).
+    pub ignore_reason: Option<String>,
 }
 
 /// Why tests are traced again one process each, after the batch run of their binary.

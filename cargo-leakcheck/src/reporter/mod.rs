@@ -13,7 +13,7 @@ pub mod junit;
 pub mod self_test;
 pub mod summary;
 
-pub use events::{Event, TracingAlone};
+pub use events::{Event, Shown, TracingAlone};
 
 use crate::error::Error;
 use github::GitHub;
@@ -73,6 +73,10 @@ pub struct ReporterOptions {
     pub report: Option<PathBuf>,
     /// `--leaks-only`: a failing test or command does not fail the run.
     pub leaks_only: bool,
+    /// libtest's terse format (`-q`, or `--format terse` after `--`).
+    pub terse: bool,
+    /// cargo's `-q`: no `Running ...` headers, none of leakcheck's progress lines.
+    pub quiet: bool,
 }
 
 /// Which command is reported: they close differently.
@@ -82,6 +86,9 @@ enum Mode {
     Tests,
     /// `cargo leakcheck run`: the verdict is the summary.
     Command,
+    /// `cargo leakcheck wrap`: one test inside a runner's run; only a failing verdict or a
+    /// warning is worth a line (on stderr), and the runner says the rest.
+    Wrap,
 }
 
 /// Writes everything a run shows; see the module's doc.
@@ -108,6 +115,11 @@ impl Reporter {
         Reporter::to_std(options, Mode::Command)
     }
 
+    /// The reporter of `cargo leakcheck wrap` (human text on stderr, no colour).
+    pub fn for_wrap(options: ReporterOptions) -> Reporter {
+        Reporter::to_std(options, Mode::Wrap)
+    }
+
     fn to_std(options: ReporterOptions, mode: Mode) -> Reporter {
         let color = options.color.colors();
         Reporter::new(
@@ -128,8 +140,12 @@ impl Reporter {
         github: Option<GitHub>,
         color: bool,
     ) -> Reporter {
-        let human = (mode == Mode::Command || options.format == MessageFormat::Human)
-            .then(|| Human::new(color));
+        let layout = human::Layout {
+            terse: options.terse,
+            quiet: options.quiet,
+        };
+        let human = (mode != Mode::Tests || options.format == MessageFormat::Human)
+            .then(|| Human::new(color, layout));
         Reporter {
             options,
             mode,
@@ -158,7 +174,9 @@ impl Reporter {
                 self.report.tests.extend(tests);
                 self.report.binaries.extend(own);
             }
-            Event::CommandFinished { entry, .. } => self.report.tests.push(entry),
+            Event::CommandFinished { entry, .. } | Event::WrapFinished { entry } => {
+                self.report.tests.push(entry)
+            }
             Event::Amended { index, finding, .. } => {
                 if let Some(entry) = self.report.tests.get_mut(index) {
                     let mut verdict = entry.verdict();
@@ -211,6 +229,9 @@ impl Reporter {
                 let _ = writeln!(self.err, "{written}");
                 self.emit_github();
             }
+            // Every test writes its own report; the runner's output is not cluttered with
+            // where, and GitHub's annotations would be buried in captured output.
+            Mode::Wrap => {}
         }
         let _ = self.out.flush();
         let _ = self.err.flush();

@@ -106,7 +106,7 @@ fn one_binary(reporter: &mut Reporter) {
         &Verdict::not_run(allow()),
     );
     reporter.report(Event::BinaryStarted {
-        header: "unittests src/lib.rs (target/debug/deps/demo-0)".into(),
+        header: "Running unittests src/lib.rs (target/debug/deps/demo-0)".into(),
         tests: 4,
     });
     reporter.report(Event::TracingAlone(TracingAlone::Suspects {
@@ -116,18 +116,22 @@ fn one_binary(reporter: &mut Reporter) {
     reporter.report(Event::TestFinished {
         entry: &ignored,
         own_failure: None,
+        shown: &Shown::default(),
     });
     reporter.report(Event::TestFinished {
         entry: &leak,
         own_failure: None,
+        shown: &Shown::default(),
     });
     reporter.report(Event::TestFinished {
         entry: &failed,
         own_failure: Some("boom"),
+        shown: &Shown::default(),
     });
     reporter.report(Event::TestFinished {
         entry: &clean,
         own_failure: None,
+        shown: &Shown::default(),
     });
     let own = BinaryReport::new(
         "demo",
@@ -165,6 +169,7 @@ fn human_lines_are_libtests_and_leakchecks() {
          failures:\n\
          \n\
          ---- a::leaks stdout ----\n\
+         the test passed; it leaked\n\
          LEAKED: 1 leak\n  \
          leak    dns                   10.0.0.2:53  connect() pid 7\n          \
          7 connect(3, 10.0.0.2:53) = -1 ENETUNREACH\n  \
@@ -178,7 +183,7 @@ fn human_lines_are_libtests_and_leakchecks() {
          a::leaks\n    \
          a::fails\n\
          \n\
-         test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 1 filtered out; finished in T\n"
+         test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 1 filtered out; finished in T\n\n"
     );
     assert_eq!(
         err.text(),
@@ -368,5 +373,208 @@ fn why_tests_are_traced_alone() {
         "leakcheck: the batch run made attempts that no test's thread made; tracing each test on its own\n\
          leakcheck: the batch run ended with killed by SIGABRT; tracing each test on its own\n\
          leakcheck: the batch run made attempts that no test's own run reproduced; tracing the other 3 tests on their own\n"
+    );
+}
+
+/// A binary of `n` passing tests and a failing one at `fail`, with libtest's extras.
+fn lines_binary(reporter: &mut Reporter, n: usize, fail: usize) {
+    reporter.report(Event::BinaryStarted {
+        header: "Doc-tests demo".into(),
+        tests: n,
+    });
+    let allow = allow();
+    for i in 0..n {
+        let name = format!("t{i:03}");
+        let (outcome, findings) = match i {
+            _ if i == fail => (Outcome::Failed, Vec::new()),
+            1 => (Outcome::Ignored, Vec::new()),
+            2 => (
+                Outcome::Passed,
+                vec![finding(
+                    Kind::Listen,
+                    FindingSeverity::Warning,
+                    "0.0.0.0:8080",
+                )],
+            ),
+            _ => (Outcome::Passed, Vec::new()),
+        };
+        let verdict = if outcome == Outcome::Ignored {
+            Verdict::not_run(allow.clone())
+        } else {
+            Verdict::observed(findings, allow.clone())
+        };
+        let entry = TestReport::new("demo", &name, outcome, &verdict);
+        let shown = Shown {
+            mode: (i == 0).then(|| "should panic".to_string()),
+            ignore_reason: (i == 1).then(|| "needs Tor".to_string()),
+        };
+        reporter.report(Event::TestFinished {
+            entry: &entry,
+            own_failure: (i == fail).then_some("boom\n"),
+            shown: &shown,
+        });
+    }
+    reporter.report(Event::BinaryFinished {
+        tests: Vec::new(),
+        filtered_out: 0,
+        own: None,
+    });
+}
+
+#[test]
+fn pretty_lines_carry_modes_reasons_and_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReporterOptions {
+        report: Some(dir.path().join("r.json")),
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, out, err) = reporter(options, Mode::Tests, false, None);
+    lines_binary(&mut reporter, 4, 3);
+    assert_eq!(
+        out.text(),
+        "\nrunning 4 tests\n\
+         test t000 - should panic ... ok\n\
+         test t001 ... ignored, needs Tor\n\
+         test t002 ... ok\n    \
+         warning: listen 0.0.0.0:8080 by connect() (pid 7)\n\
+         test t003 ... FAILED\n\
+         \n\
+         failures:\n\
+         \n\
+         ---- t003 stdout ----\n\
+         boom\n\
+         \n\
+         \n\
+         failures:\n    \
+         t003\n\
+         \n\
+         test result: FAILED. 2 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in T\n\
+         \n"
+    );
+    assert_eq!(err.text(), "   Doc-tests demo\n");
+}
+
+#[test]
+fn terse_lines_are_libtests_dots() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReporterOptions {
+        report: Some(dir.path().join("r.json")),
+        terse: true,
+        quiet: true,
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, out, err) = reporter(options, Mode::Tests, false, None);
+    lines_binary(&mut reporter, 200, 90);
+    let text = out.text();
+    let dots = |n: usize| ".".repeat(n);
+    let want = format!(
+        "\nrunning 200 tests\n\
+         .i{} 87/200\n\
+         ... 90/200\n\
+         t090 --- FAILED\n\
+         {} 178/200\n\
+         {}\n\
+         failures:\n",
+        dots(85),
+        dots(87),
+        dots(22),
+    );
+    assert!(text.starts_with(&want), "{text}");
+    assert!(text.ends_with("finished in T\n\n"), "{text}");
+    // cargo's -q: no `Running` line; the warning after the binary's lines.
+    assert_eq!(
+        err.text(),
+        "leakcheck: warning: t002: listen 0.0.0.0:8080 by connect() (pid 7)\n"
+    );
+}
+
+#[test]
+fn a_failing_verdict_says_first_how_the_test_ended() {
+    let leak = vec![finding(Kind::Dns, FindingSeverity::Leak, "10.0.0.2:53")];
+    let cases = [
+        (
+            Outcome::Passed,
+            Verdict::observed(leak.clone(), allow()),
+            "the test passed; it leaked",
+        ),
+        (
+            Outcome::Failed,
+            Verdict::observed(leak, allow()),
+            "the test failed and leaked",
+        ),
+        (
+            Outcome::TimedOut,
+            Verdict::unobserved("timed out", allow()),
+            "the test timed out and is unverified",
+        ),
+    ];
+    for (outcome, verdict, first) in cases {
+        let entry = TestReport::new("demo", "a::b", outcome, &verdict);
+        assert_eq!(human::how_it_ended(&entry), Some(first));
+    }
+    let clean = TestReport::new(
+        "demo",
+        "a::b",
+        Outcome::Failed,
+        &Verdict::observed(Vec::new(), allow()),
+    );
+    assert_eq!(human::how_it_ended(&clean), None);
+}
+
+#[test]
+fn a_wrapped_test_says_only_what_fails_it_or_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("nextest/r.json");
+    let options = ReporterOptions {
+        report: Some(report.clone()),
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, out, err) = reporter(options, Mode::Wrap, false, None);
+    let leak = TestReport::new(
+        "fixture::net",
+        "a::leaks",
+        Outcome::Failed,
+        &Verdict::observed(
+            vec![finding(Kind::Dns, FindingSeverity::Leak, "10.0.0.2:53")],
+            allow(),
+        ),
+    );
+    reporter.report(Event::WrapFinished { entry: leak });
+    assert_eq!(reporter.finish(Path::new("unused")).unwrap(), exit::LEAKED);
+    assert_eq!(out.text(), "");
+    assert_eq!(
+        err.text(),
+        "leakcheck: fixture::net a::leaks: the test failed and leaked\n\
+         leakcheck: LEAKED: 1 leak\n\
+         leakcheck:   leak    dns                   10.0.0.2:53  connect() pid 7\n\
+         leakcheck:           7 connect(3, 10.0.0.2:53) = -1 ENETUNREACH\n\
+         leakcheck:   allow list in force: 127.0.0.1:9050\n"
+    );
+    let written: Report = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(written.tests[0].name, "a::leaks");
+
+    let options = ReporterOptions {
+        report: Some(dir.path().join("w.json")),
+        ..ReporterOptions::default()
+    };
+    let (mut second, _, err) = self::reporter(options, Mode::Wrap, false, None);
+    let warned = TestReport::new(
+        "fixture",
+        "a::listens",
+        Outcome::Passed,
+        &Verdict::observed(
+            vec![finding(
+                Kind::Listen,
+                FindingSeverity::Warning,
+                "0.0.0.0:80",
+            )],
+            allow(),
+        ),
+    );
+    second.report(Event::WrapFinished { entry: warned });
+    assert_eq!(second.finish(Path::new("unused")).unwrap(), exit::CLEAN);
+    assert_eq!(
+        err.text(),
+        "leakcheck: warning: listen 0.0.0.0:80 by connect() (pid 7)\n"
     );
 }

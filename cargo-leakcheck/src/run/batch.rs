@@ -7,6 +7,7 @@
 //! belongs to the binary.
 
 use super::context::Settings;
+use super::libtest;
 use super::select::{Selection, TestCase};
 use super::test_command::{test_binary_command, Output};
 use crate::cargo::TestBinary;
@@ -45,6 +46,11 @@ pub struct Batch {
     pub durations: HashMap<String, Duration>,
     /// The stand-in's streams each test's tasks opened (`--stand-in`).
     pub streams: HashMap<String, Vec<leakcheck::standin::Stream>>,
+    /// The modes libtest showed after tests' names (`should panic`), from the batch's
+    /// output (display only).
+    pub modes: HashMap<String, String>,
+    /// The reasons of the ignored tests, from the batch's log.
+    pub ignore_reasons: HashMap<String, String>,
     /// Why the batch cannot stand for the tests' verdicts (a crash, a timeout, an
     /// incomplete trace, a log that does not match the list), if it cannot: then every
     /// test runs alone, and the findings above are still kept.
@@ -353,14 +359,11 @@ pub fn run_batch(
         .filter(|c| selection.runs(c))
         .map(|c| c.name.as_str())
         .collect();
-    let mut batch = judge_batch(
-        &judge,
-        &run.status,
-        &read_log(&log),
-        cases,
-        &run_order,
-        config,
-    );
+    let log = read_log(&log);
+    let mut batch = judge_batch(&judge, &run.status, &log, cases, &run_order, config);
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    batch.modes = libtest::modes(&String::from_utf8_lossy(&run.output), &names);
+    batch.ignore_reasons = libtest::ignore_reasons(&log, &names);
     // A `#[leak_free(...)]` test brings its own policy: judge each test on its own.
     if std::fs::metadata(&attribute_file).is_ok_and(|m| m.len() > 0) {
         batch.untrusted = Some("a #[leak_free(...)] test brings its own policy".to_string());

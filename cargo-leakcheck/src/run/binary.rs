@@ -9,11 +9,12 @@
 
 use super::batch::{self, Batch};
 use super::context::Settings;
+use super::ignored;
 use super::merge::{self, Listed};
 use super::plan::PlannedBinary;
-use super::select::{Selection, TestCase};
+use super::select::TestCase;
 use super::single::{self, Done};
-use crate::reporter::{Event, TracingAlone};
+use crate::reporter::{Event, Shown, TracingAlone};
 use leakcheck::report::{BinaryReport, Outcome, TestReport};
 use leakcheck::verdict::FindingSeverity;
 use leakcheck::{Finding, Verdict, VerdictKind};
@@ -23,7 +24,6 @@ use std::collections::HashMap;
 pub fn run(
     settings: &Settings,
     planned: &PlannedBinary,
-    selection: &Selection,
     batch_mode: bool,
     events: &mut dyn FnMut(Event<'_>),
 ) {
@@ -31,10 +31,11 @@ pub fn run(
         binary,
         cases,
         filtered_out,
+        names,
+        selection,
         judges,
         config,
     } = planned;
-    let listed = Listed { judges, config };
     let report_name = binary.report_name();
     events(Event::BinaryStarted {
         header: binary.header(),
@@ -46,14 +47,35 @@ pub fn run(
         .filter(|c| selection.runs(c))
         .cloned()
         .collect();
-    for case in cases.iter().filter(|c| !selection.runs(c)) {
-        let verdict = Verdict::not_run(config.resolve(&case.name).allow_list());
-        let entry = TestReport::new(&report_name, &case.name, Outcome::Ignored, &verdict);
-        record(&listed, events, &mut done, Done::without_run(entry));
-    }
-
     let batch = (batch_mode && !runnable.is_empty())
         .then(|| batch::run_batch(settings, binary, selection, cases, config));
+
+    // The tests that do not run, shown first as libtest shows them, with the reasons of
+    // their `#[ignore = "..."]` (a batch run's log tells, else a run of their own).
+    let not_run: Vec<&TestCase> = cases.iter().filter(|c| !selection.runs(c)).collect();
+    let mut judges = judges.clone();
+    let reasons = match &batch {
+        Some(batch) => batch.ignore_reasons.clone(),
+        None => {
+            let (reasons, judge) = ignored::reasons(settings, binary, &not_run);
+            judges.extend(judge);
+            reasons
+        }
+    };
+    let listed = Listed {
+        judges: &judges,
+        config,
+    };
+    for case in not_run {
+        let verdict = Verdict::not_run(config.resolve(&case.name).allow_list());
+        let entry = TestReport::new(&report_name, &case.name, Outcome::Ignored, &verdict);
+        let shown = Shown {
+            mode: None,
+            ignore_reason: reasons.get(&case.name).cloned(),
+        };
+        record(&listed, events, &mut done, Done::without_run(entry, shown));
+    }
+
     let all: Vec<&TestCase> = runnable.iter().collect();
     let first: Vec<&TestCase> = match &batch {
         None => all.clone(),
@@ -91,7 +113,7 @@ pub fn run(
     // test's. What no test reproduces stays with them.
     let mut held: Vec<(Done, Vec<Finding>)> = Vec::new();
     let mut solo = Solo::default();
-    single::run_each(settings, binary, &first, config, |case, result| {
+    single::run_each(settings, binary, &first, names, config, |case, result| {
         solo.note(seen, case, &result);
         let kept = seen
             .by_test
@@ -129,14 +151,21 @@ pub fn run(
                 count: rest.len(),
             }));
         }
-        single::run_each(settings, binary, &rest, config, |case, mut result| {
-            solo.note(seen, case, &result);
-            // These made no leak in the batch; what they made there stays, marked.
-            if let Some(kept) = seen.by_test.get(&case.name) {
-                merge::keep_unreproduced(&mut result.entry, kept);
-            }
-            record(&listed, events, &mut done, result);
-        });
+        single::run_each(
+            settings,
+            binary,
+            &rest,
+            names,
+            config,
+            |case, mut result| {
+                solo.note(seen, case, &result);
+                // These made no leak in the batch; what they made there stays, marked.
+                if let Some(kept) = seen.by_test.get(&case.name) {
+                    merge::keep_unreproduced(&mut result.entry, kept);
+                }
+                record(&listed, events, &mut done, result);
+            },
+        );
     } else {
         // Passed in the batch run, and no task of theirs made more than warnings.
         for case in rest {
@@ -147,7 +176,11 @@ pub fn run(
             let mut entry = TestReport::new(&report_name, &case.name, Outcome::Passed, &verdict);
             entry.duration_ms = seen.durations.get(&case.name).map(|d| d.as_millis() as u64);
             entry.streams = seen.streams.get(&case.name).cloned().unwrap_or_default();
-            record(&listed, events, &mut done, Done::without_run(entry));
+            let shown = Shown {
+                mode: seen.modes.get(&case.name).cloned(),
+                ignore_reason: None,
+            };
+            record(&listed, events, &mut done, Done::without_run(entry, shown));
         }
     }
     for (mut result, missing) in held {
@@ -199,6 +232,7 @@ fn record(
     events(Event::TestFinished {
         entry: &entry,
         own_failure: d.own.as_deref(),
+        shown: &d.shown,
     });
     done.insert(entry.name.clone(), entry);
 }

@@ -10,6 +10,9 @@ use leakcheck::tracer::ProgramStatus;
 use leakcheck::Policy;
 use std::time::Duration;
 
+/// How long listing a library's doctests may take at least, whatever `--timeout` says.
+const DOCTEST_LIST_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// What listing a binary found: the tests that pass the filters (ignored ones included
 /// and marked), how many were filtered out, and the list runs' judges.
 #[derive(Debug, Clone)]
@@ -18,6 +21,9 @@ pub struct Listing {
     pub cases: Vec<TestCase>,
     /// How many tests the filters left out.
     pub filtered_out: usize,
+    /// Every test the binary lists, selected or not (a doctest run alone must skip the
+    /// others by name).
+    pub names: Vec<String>,
     /// The unfinished judges of the `--list` runs (traced like any test process). What
     /// they saw belongs to every test of the binary: a static initializer runs in each
     /// test's process as in the list runs. Finish each under a test's own policy.
@@ -36,21 +42,32 @@ pub fn list(
 ) -> Result<Listing, Error> {
     let run = |ignored| list_names(settings, binary, ignored, policy);
     let (all, all_judge) = run(false)?;
-    let (ignored, ignored_judge) = run(true)?;
+    let mut judges = vec![all_judge];
+    // A binary without tests has no ignored ones (a library without doctests is common):
+    // the second run would tell nothing.
+    let ignored = if all.is_empty() {
+        Vec::new()
+    } else {
+        let (ignored, ignored_judge) = run(true)?;
+        judges.push(ignored_judge);
+        ignored
+    };
     let total = all.len();
+    let names = all.clone();
     let cases: Vec<TestCase> = all
         .into_iter()
-        .filter(|name| selection.matches(name))
         .map(|name| TestCase {
             ignored: ignored.contains(&name),
             name,
         })
+        .filter(|case| selection.selects(case))
         .collect();
     let filtered_out = total - cases.len();
     Ok(Listing {
         cases,
         filtered_out,
-        judges: vec![all_judge, ignored_judge],
+        names,
+        judges,
     })
 }
 
@@ -64,11 +81,20 @@ fn list_names(
     if ignored {
         args.push("--ignored");
     }
-    let cmd = test_binary_command(settings, binary, args, Output::StdoutOnly);
+    let mut cmd = test_binary_command(settings, binary, args, Output::StdoutOnly);
+    if binary.doctests {
+        // cargo builds the library first (`cargo test --no-run` builds only its unit
+        // tests): that is no test to hold to a test's --timeout.
+        cmd.timeout = cmd.timeout.map(|t| t.max(DOCTEST_LIST_TIMEOUT));
+    }
     let (judge, run) = leakcheck::trace(&settings.tracer, &cmd, policy.clone())
         .map_err(|e| Error::List(format!("cannot trace `{}`: {e}", cmd.display())))?;
     if !run.status.success() {
-        let hint = failure_hint(&run.status, settings.timeout);
+        let hint = if binary.doctests {
+            "(hint: `cargo test --doc` shows the same)".to_string()
+        } else {
+            failure_hint(&run.status, settings.timeout)
+        };
         return Err(Error::List(format!(
             "`{}` failed ({}); its messages are above\n{hint}",
             cmd.display(),

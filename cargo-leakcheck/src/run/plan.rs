@@ -19,6 +19,11 @@ pub struct PlannedBinary {
     pub cases: Vec<TestCase>,
     /// How many of its tests the filters and the partition left out.
     pub filtered_out: usize,
+    /// Every test it lists (see [`Listing::names`]).
+    pub names: Vec<String>,
+    /// Which of its tests run: the run's selection, as rustdoc reads it for doctests
+    /// (see [`Selection::for_doctests`]).
+    pub selection: Selection,
     /// Its `--list` runs' unfinished judges (see [`Listing::judges`]).
     pub judges: Vec<Judge>,
     /// Its policy layers: the manifests', then the environment's and the command line's.
@@ -38,12 +43,18 @@ pub fn plan(
     let mut plan = Vec::new();
     let mut index = 0u64;
     for binary in binaries {
+        let selection = if binary.doctests {
+            selection.for_doctests()
+        } else {
+            selection.clone()
+        };
         // Traced and isolated like the tests; each test's own policy judges it later.
         let Listing {
             cases,
             mut filtered_out,
+            names,
             judges,
-        } = list::list(settings, &binary, selection, &leakcheck::Policy::default())?;
+        } = list::list(settings, &binary, &selection, &leakcheck::Policy::default())?;
         let mut kept = Vec::with_capacity(cases.len());
         for case in cases {
             let keep = partition.is_none_or(|p| p.keeps(index, &binary.report_name(), &case.name));
@@ -61,6 +72,8 @@ pub fn plan(
             binary,
             cases: kept,
             filtered_out,
+            names,
+            selection,
             judges,
             config,
         });

@@ -25,6 +25,9 @@ pub struct Selection {
     pub include_ignored: bool,
     /// `--test-threads` given after `--`.
     pub test_threads: Option<usize>,
+    /// `-q`, `--quiet` or `--format terse` after `--` (`Some(false)` for `--format
+    /// pretty`): how the lines are shown, not which tests run.
+    pub terse: Option<bool>,
 }
 
 impl Selection {
@@ -52,7 +55,10 @@ impl Selection {
                     })?);
                 }
                 // Accepted for compatibility; output capture is ours and always on.
-                "--nocapture" | "--no-capture" | "--show-output" | "--quiet" | "-q" => {}
+                "--nocapture" | "--no-capture" | "--show-output" => {}
+                "--quiet" | "-q" => sel.terse = Some(true),
+                "--format" => sel.terse = Some(format(&value("--format")?)?),
+                a if a.starts_with("--format=") => sel.terse = Some(format(&a["--format=".len()..])?),
                 a if a.starts_with("--skip=") => sel.skip.push(a["--skip=".len()..].to_string()),
                 a if a.starts_with("--test-threads=") => {
                     let v = &a["--test-threads=".len()..];
@@ -62,13 +68,19 @@ impl Selection {
                 }
                 a if a.starts_with('-') => {
                     return Err(format!(
-                        "unsupported test harness option `{a}` after `--`\n(hint: leakcheck understands --exact, --skip, --ignored, --include-ignored, --test-threads)"
+                        "unsupported test harness option `{a}` after `--`\n(hint: leakcheck understands --exact, --skip, --ignored, --include-ignored, --test-threads, --format pretty|terse, -q)"
                     ))
                 }
                 filter => sel.filters.push(filter.to_string()),
             }
         }
         Ok(sel)
+    }
+
+    /// Whether a test passes the filters: its name, and with `--ignored` its being
+    /// ignored (libtest counts the others as filtered out).
+    pub fn selects(&self, case: &TestCase) -> bool {
+        self.matches(&case.name) && (!self.ignored_only || case.ignored)
     }
 
     /// Whether a test of this name passes the filters.
@@ -91,6 +103,18 @@ impl Selection {
         } else {
             self.include_ignored || !case.ignored
         }
+    }
+}
+
+/// libtest's `--format`: terse or pretty (`json` and `junit` need nightly's
+/// `-Zunstable-options`, and leakcheck has its own: `--message-format json`, `--junit`).
+fn format(value: &str) -> Result<bool, String> {
+    match value {
+        "terse" => Ok(true),
+        "pretty" => Ok(false),
+        other => Err(format!(
+            "unsupported test harness option `--format {other}` after `--`\n(hint: leakcheck writes libtest's pretty or terse lines; for JSON use `--message-format json`, for JUnit `--junit PATH`)"
+        )),
     }
 }
 

@@ -1,9 +1,12 @@
 //! Tests traced one process each, [`Settings::threads`] at a time.
 
 use super::context::{outcome_of, Settings};
+use super::doctest;
+use super::libtest;
 use super::select::TestCase;
 use super::test_command::{test_binary_command, Output};
 use crate::cargo::TestBinary;
+use crate::reporter::Shown;
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{Outcome, TestReport};
 use leakcheck::tracer::ProgramStatus;
@@ -22,15 +25,18 @@ pub struct Done {
     pub own: Option<String>,
     /// The policy a `#[leak_free(...)]` attribute gave the test in its own run.
     pub attribute: Option<leakcheck::Policy>,
+    /// What libtest's line shows of it besides its name and status.
+    pub shown: Shown,
 }
 
 impl Done {
-    /// A test that did not run its own process (its entry says why).
-    pub fn without_run(entry: TestReport) -> Done {
+    /// A test that did not run its own process (its entry says why), shown as `shown`.
+    pub fn without_run(entry: TestReport, shown: Shown) -> Done {
         Done {
             entry,
             own: None,
             attribute: None,
+            shown,
         }
     }
 }
@@ -41,6 +47,7 @@ pub fn run_each(
     settings: &Settings,
     binary: &TestBinary,
     cases: &[&TestCase],
+    names: &[String],
     config: &PolicyConfig,
     mut each: impl FnMut(&TestCase, Done),
 ) {
@@ -58,7 +65,7 @@ pub fn run_each(
                 let Some(case) = cases.get(i) else {
                     return;
                 };
-                let done = run_one(settings, binary, case, config);
+                let done = run_one(settings, binary, case, names, config);
                 if tx.send((i, done)).is_err() {
                     return;
                 }
@@ -71,11 +78,12 @@ pub fn run_each(
     });
 }
 
-/// Runs one test in its own traced process.
+/// Runs one test in its own traced process (`names`: every test of the binary).
 fn run_one(
     settings: &Settings,
     binary: &TestBinary,
     case: &TestCase,
+    names: &[String],
     config: &PolicyConfig,
 ) -> Done {
     let policy = config.resolve(&case.name);
@@ -83,12 +91,10 @@ fn run_one(
     let report_name = binary.report_name();
     let unobserved = |why: String| {
         let verdict = Verdict::unobserved(why, allow.clone());
-        Done::without_run(TestReport::new(
-            &report_name,
-            &case.name,
-            Outcome::Failed,
-            &verdict,
-        ))
+        Done::without_run(
+            TestReport::new(&report_name, &case.name, Outcome::Failed, &verdict),
+            Shown::default(),
+        )
     };
     // A `#[leak_free(...)]` test reports its attribute's policy here as it starts; it
     // applies to the verdict on top of everything else.
@@ -96,12 +102,15 @@ fn run_one(
         Ok(file) => file,
         Err(e) => return unobserved(format!("cannot create a temporary file: {e}")),
     };
-    let mut args: Vec<String> = vec![
-        case.name.clone(),
-        "--exact".into(),
-        "--test-threads".into(),
-        "1".into(),
-    ];
+    let mut args: Vec<String> = if binary.doctests {
+        match doctest::alone_args(&case.name, names) {
+            Ok(args) => args,
+            Err(why) => return unobserved(why),
+        }
+    } else {
+        vec![case.name.clone(), "--exact".into()]
+    };
+    args.extend(["--test-threads".into(), "1".into()]);
     if case.ignored {
         args.push("--ignored".into());
     }
@@ -148,10 +157,15 @@ fn run_one(
     entry.duration_ms = Some(started.elapsed().as_millis() as u64);
     entry.streams = streams;
     let own = own_failure(&case.name, &status, outcome, &output, settings.timeout);
+    let shown = Shown {
+        mode: libtest::mode(&output, &case.name),
+        ignore_reason: None,
+    };
     Done {
         entry,
         own,
         attribute,
+        shown,
     }
 }
 

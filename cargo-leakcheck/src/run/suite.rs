@@ -66,13 +66,9 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
     // A partition's part of a binary is no whole binary: its batch would run the rest.
     let batch_mode = !options.per_test && options.partition.is_none();
     for planned in &plan {
-        binary::run(
-            &settings,
-            planned,
-            &options.selection,
-            batch_mode,
-            &mut |event| reporter.report(event),
-        );
+        binary::run(&settings, planned, batch_mode, &mut |event| {
+            reporter.report(event)
+        });
     }
     for (index, finding) in super::isolation::shared(reporter.tests(), &plan) {
         let entry = &reporter.tests()[index];

@@ -25,13 +25,21 @@ pub enum Output<'a> {
 
 /// `binary ARGS` in its package's directory with cargo's environment, marked as traced
 /// (so that `#[leak_free]` does not trace again), isolated and timed out as the run says.
+/// For doctests, `cargo test --doc ... -- ARGS`: a test run gets libtest's pretty lines
+/// (its modes, `- compile`, are read from them) where cargo's `--quiet` would make them
+/// terse.
 pub fn test_binary_command<S: Into<OsString>>(
     settings: &Settings,
     binary: &TestBinary,
     args: impl IntoIterator<Item = S>,
     output: Output,
 ) -> TracedCommand {
-    let mut cmd = TracedCommand::new(&binary.path, args);
+    let mut all: Vec<OsString> = binary.args.iter().map(OsString::from).collect();
+    if binary.doctests && matches!(output, Output::Captured { .. }) {
+        all.extend(["--format".into(), "pretty".into()]);
+    }
+    all.extend(args.into_iter().map(Into::into));
+    let mut cmd = TracedCommand::new(&binary.path, all);
     cmd.env = binary.env.clone();
     cmd.env.push((TRACED_ENV.into(), "1".into()));
     match output {
@@ -42,7 +50,11 @@ pub fn test_binary_command<S: Into<OsString>>(
             cmd.capture_output = true;
         }
     }
-    cmd.cwd = Some(binary.manifest_dir.clone());
+    // cargo runs a test binary in its package's directory; cargo itself, for doctests,
+    // runs where the user ran us (its configuration and relative paths are found there).
+    if !binary.doctests {
+        cmd.cwd = Some(binary.manifest_dir.clone());
+    }
     cmd.isolate_network = settings.isolate_network;
     cmd.stand_in = settings.stand_in.clone();
     cmd.timeout = Some(settings.timeout);

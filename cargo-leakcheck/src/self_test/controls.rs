@@ -190,6 +190,7 @@ mod tests {
                 duration: Duration::ZERO,
                 leftovers: Vec::new(),
             },
+            streams: Vec::new(),
         }
     }
 
