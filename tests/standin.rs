@@ -1,0 +1,229 @@
+//! The stand-in proxy through `cargo leakcheck run --stand-in`: real clients (curl) in
+//! the run's own network namespace, where the stand-in plays every destination. Nothing
+//! leaves the namespace: the stand-in never connects anywhere.
+
+use leakcheck_e2e::leakcheck;
+
+fn run(extra: &[&str], script: &str) -> (Option<i32>, serde_json::Value, String) {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let out = leakcheck()
+        .args([
+            "run",
+            "--stand-in",
+            "--leaks-only",
+            "--allow",
+            "127.0.0.1:9050",
+            "--report",
+        ])
+        .arg(report.path())
+        .args(extra)
+        .args(["--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&std::fs::read(report.path()).unwrap_or_default())
+        .unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn curl_present() -> bool {
+    std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn kinds(report: &serde_json::Value) -> Vec<String> {
+    report["tests"][0]["findings"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|f| f["kind"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn streams(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["tests"][0]["streams"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+const CURL: &str = "curl -s --max-time 3 -o /dev/null";
+
+#[test]
+fn a_host_name_through_socks5h_without_credentials() {
+    if !curl_present() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let (code, report, stderr) = run(
+        &[],
+        &format!("{CURL} --socks5-hostname 127.0.0.1:9050 http://example.com/"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["tests"][0]["verdict"], "clean", "{report:#}");
+    assert_eq!(kinds(&report), ["socks-no-auth"], "{report:#}");
+    let streams = streams(&report);
+    assert_eq!(streams.len(), 1, "{report:#}");
+    assert_eq!(streams[0]["protocol"], "socks5");
+    assert_eq!(streams[0]["destination"], "example.com:80");
+    assert_eq!(streams[0]["proxy"], "127.0.0.1:9050");
+    assert!(streams[0].get("username").is_none(), "{report:#}");
+}
+
+#[test]
+fn credentials_are_recorded_and_isolate_the_stream() {
+    if !curl_present() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let (code, report, stderr) = run(
+        &[],
+        &format!("{CURL} -U '<torS0X>0:id-A' --socks5-hostname 127.0.0.1:9050 http://example.com/"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(kinds(&report).is_empty(), "{report:#}");
+    let streams = streams(&report);
+    assert_eq!(streams[0]["username"], "<torS0X>0", "{report:#}");
+    assert_eq!(streams[0]["password"], "id-A", "{report:#}");
+}
+
+#[test]
+fn socks4a_sends_the_name() {
+    if !curl_present() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let (_, report, _) = run(
+        &[],
+        &format!("{CURL} --socks4a 127.0.0.1:9050 http://example.com/"),
+    );
+    let streams = streams(&report);
+    assert_eq!(streams[0]["protocol"], "socks4a", "{report:#}");
+    assert_eq!(streams[0]["destination"], "example.com:80", "{report:#}");
+}
+
+#[test]
+fn an_address_request_is_a_proxy_ip_request() {
+    if !curl_present() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    // An address written in the URL: nothing to resolve, and the proxy gets the address.
+    let (code, report, stderr) = run(
+        &[],
+        &format!("{CURL} --socks5 127.0.0.1:9050 http://192.0.2.7/"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        kinds(&report).contains(&"proxy-ip-request".to_string()),
+        "{report:#}"
+    );
+    assert_eq!(
+        streams(&report)[0]["destination"],
+        "192.0.2.7:80",
+        "{report:#}"
+    );
+}
+
+#[test]
+fn local_resolution_before_socks5_is_a_dns_leak() {
+    if !curl_present() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let (code, report, stderr) = run(
+        &[],
+        &format!("{CURL} --socks5 127.0.0.1:9050 http://example.com/"),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(kinds(&report).contains(&"dns".to_string()), "{report:#}");
+}
+
+#[test]
+fn the_host_name_in_a_request_is_a_protocol_leak() {
+    if !curl_present() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    // Inside the run the host is named by a canary: a client that sends its host name
+    // through the proxy sends the canary.
+    let (code, report, stderr) = run(
+        &[],
+        &format!("{CURL} -U u:p --socks5-hostname 127.0.0.1:9050 -H \"X-Client: $(hostname)\" http://example.com/"),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        kinds(&report).contains(&"protocol-leak".to_string()),
+        "{report:#}"
+    );
+    assert!(stderr.contains("protocol-leak"), "{stderr}");
+}
+
+#[test]
+fn a_clean_payload_has_no_canary() {
+    if !curl_present() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let (code, report, stderr) = run(
+        &[],
+        &format!("{CURL} -U u:p --socks5-hostname 127.0.0.1:9050 -H 'X-Client: test' http://example.com/"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(kinds(&report).is_empty(), "{report:#}");
+}
+
+#[test]
+fn refuse_mode_answers_host_unreachable() {
+    if !curl_present() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let out = leakcheck()
+        .args([
+            "run",
+            "--stand-in=refuse",
+            "--leaks-only",
+            "--allow",
+            "127.0.0.1:9050",
+            "--report",
+        ])
+        .arg(report.path())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            &format!("{CURL} -U u:p --socks5-hostname 127.0.0.1:9050 http://example.com/"),
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(streams(&json)[0]["reply"], "host-unreachable", "{json:#}");
+}
+
+#[test]
+fn garbage_is_a_proxy_protocol_error() {
+    // No client program needed: bash writes garbage to the proxy (loopback only).
+    let (code, report, stderr) = run(
+        &[],
+        "bash -c 'exec 3<>/dev/tcp/127.0.0.1/9050 && printf \"GARBAGE\\r\\n\\r\\n\" >&3 && sleep 0.3'",
+    );
+    if report.is_null() {
+        panic!("no report: {stderr}");
+    }
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        kinds(&report).contains(&"proxy-protocol-error".to_string()),
+        "{report:#}"
+    );
+}
