@@ -61,6 +61,7 @@ pub struct TestReport {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub duration_ms: Option<u64>,
     /// The streams the stand-in proxy served this test (`--stand-in`).
+    #[cfg(target_os = "linux")]
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub streams: Vec<crate::standin::Stream>,
 }
@@ -77,6 +78,7 @@ impl TestReport {
             problems: verdict.problems.clone(),
             allow: verdict.allow.clone(),
             duration_ms: None,
+            #[cfg(target_os = "linux")]
             streams: Vec::new(),
         }
     }
