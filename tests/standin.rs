@@ -227,3 +227,56 @@ fn garbage_is_a_proxy_protocol_error() {
         "{report:#}"
     );
 }
+
+/// (test, verdict, the finding kinds it must have).
+const FIXTURE: &[(&str, &str, &[&str])] = &[
+    (
+        "tests::shares_credentials_a",
+        "clean",
+        &["shared-isolation"],
+    ),
+    (
+        "tests::shares_credentials_b",
+        "clean",
+        &["shared-isolation"],
+    ),
+    ("tests::own_credentials", "clean", &[]),
+    ("tests::no_credentials", "clean", &["socks-no-auth"]),
+    ("tests::sends_its_host_name", "leaked", &["protocol-leak"]),
+    ("tests::asks_by_address", "clean", &["proxy-ip-request"]),
+];
+
+fn fixture(per_test: bool) {
+    let args: &[&str] = if per_test { &["--per-test"] } else { &[] };
+    let (code, stdout, stderr, report) = leakcheck_e2e::run_fixture("standin_ws", args);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    for (name, verdict, kinds) in FIXTURE {
+        let entry = leakcheck_e2e::report_entry(&report, name);
+        assert_eq!(entry["verdict"], *verdict, "{name}: {entry:#}");
+        let found: Vec<&str> = entry["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, *kinds, "{name}: {entry:#}");
+        let streams = entry["streams"].as_array().expect("streams");
+        assert_eq!(streams.len(), 1, "{name}: {entry:#}");
+    }
+    let by_address = leakcheck_e2e::report_entry(&report, "tests::asks_by_address");
+    assert_eq!(by_address["streams"][0]["destination"], "192.0.2.7:80");
+    assert!(
+        stderr.contains("also used by standin_ws tests::shares_credentials_b"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stand_in_from_the_metadata_batch_mode() {
+    fixture(false);
+}
+
+#[test]
+fn stand_in_from_the_metadata_per_test() {
+    fixture(true);
+}

@@ -41,6 +41,12 @@ pub struct PolicyConfig {
     pub overrides: Vec<Override>,
     /// Rules from Heteronculous' variables, unioned like `allow`.
     pub heteronculous: Option<HeteronculousRules>,
+    /// `stand-in = true | "accept" | "refuse" | false`: serve a stand-in proxy on the
+    /// allowed endpoints (`"off"` for false); a higher layer's choice wins.
+    pub stand_in: Option<String>,
+    /// `http-connect = [...]`: allowed endpoints where the stand-in also speaks HTTP
+    /// CONNECT; unioned.
+    pub http_connect: Vec<String>,
     /// True for `Cargo.toml` metadata layers: their base settings rank below every
     /// metadata override (DESIGN.md's order), while any other layer ranks above them.
     from_metadata: bool,
@@ -113,6 +119,14 @@ impl PolicyConfig {
             higher.heteronculous,
         );
         out.overrides.extend(higher.overrides);
+        if higher.stand_in.is_some() {
+            out.stand_in = higher.stand_in;
+        }
+        for endpoint in higher.http_connect {
+            if !out.http_connect.contains(&endpoint) {
+                out.http_connect.push(endpoint);
+            }
+        }
         out.from_metadata = out_was_metadata && higher_is_metadata;
         out
     }
@@ -141,6 +155,17 @@ impl PolicyConfig {
         }
     }
 
+    /// The stand-in these layers ask for (`stand-in` in the metadata), if any: its mode
+    /// and its HTTP CONNECT endpoints.
+    #[cfg(target_os = "linux")]
+    pub fn stand_in(&self) -> Option<crate::standin::Plan> {
+        let mode = self.stand_in.as_deref().filter(|m| *m != "off")?;
+        Some(crate::standin::Plan {
+            mode: mode.parse().unwrap_or_default(),
+            http_connect: self.http_connect.clone(),
+        })
+    }
+
     /// The policy for one test: the base settings with every override whose filter
     /// matches `test_name` stacked on top, in order.
     pub fn resolve(&self, test_name: &str) -> Policy {
@@ -150,6 +175,8 @@ impl PolicyConfig {
             severities: self.severities.clone(),
             overrides: Vec::new(),
             heteronculous: self.heteronculous.clone(),
+            stand_in: None,
+            http_connect: Vec::new(),
             from_metadata: self.from_metadata,
         };
         for o in self.overrides.iter().filter(|o| o.matches(test_name)) {

@@ -26,7 +26,7 @@ fn describe(value: &Value) -> String {
     }
 }
 
-const TOP_KEYS: [&str; 3] = ["allow", "ip", "overrides"];
+const TOP_KEYS: [&str; 5] = ["allow", "ip", "overrides", "stand-in", "http-connect"];
 
 fn valid_keys(in_override: bool) -> Vec<&'static str> {
     let mut keys: Vec<&'static str> = if in_override {
@@ -137,6 +137,27 @@ fn parse_table(
                     }))
                 }
             },
+            "stand-in" if !in_override => {
+                config.stand_in = Some(match item {
+                    Value::Bool(true) => "accept".to_string(),
+                    Value::Bool(false) => "off".to_string(),
+                    Value::String(s) if s == "accept" || s == "refuse" => s.clone(),
+                    other => {
+                        return Err(PolicyError::new(Parts {
+                            kind: PolicyErrorKind::WrongType,
+                            origin: ctx.origin.to_string(),
+                            key,
+                            found: describe(other),
+                            expected: "true, false, \"accept\" or \"refuse\"".to_string(),
+                            hint: "write stand-in = true to serve a stand-in proxy on the allowed endpoints".to_string(),
+                        }))
+                    }
+                });
+            }
+            "http-connect" if !in_override => {
+                let endpoints = parse_allow_value(item, ctx.origin, &key)?;
+                config.http_connect = endpoints.iter().map(|e| e.text().to_string()).collect();
+            }
             "filter" if in_override => {}
             "overrides" if !in_override => {
                 config.overrides = parse_overrides(item, ctx)?;
