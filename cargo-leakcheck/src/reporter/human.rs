@@ -287,6 +287,12 @@ fn failure_text(entry: &TestReport, own_failure: Option<&str>) -> String {
     if let Some(ended) = how_it_ended(entry) {
         let _ = writeln!(text, "{ended}");
         text.push_str(&render_verdict(&entry.verdict(), ""));
+        if !entry.streams.is_empty() {
+            let _ = writeln!(text, "  streams through the stand-in proxy:");
+            for stream in &entry.streams {
+                let _ = writeln!(text, "    {}", stream.summary());
+            }
+        }
     }
     text.push_str(own_failure.unwrap_or(""));
     text

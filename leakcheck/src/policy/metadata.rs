@@ -523,7 +523,7 @@ mod tests {
         assert!(!e.hint().contains("did you mean"), "{e}");
         assert!(
             e.to_string()
-                .contains("expected one of allow, ip, overrides, connect"),
+                .contains("expected one of allow, ip, overrides, stand-in, http-connect, connect"),
             "{e}"
         );
         let e = meta_err(json!({ "filter": "x" }));

@@ -324,6 +324,25 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 impl Stream {
+    /// The stream in one line, for a reader: `socks5 connect to example.com:80 on
+    /// 127.0.0.1:9050, username "u", 38 bytes sent, reply succeeded`.
+    pub fn summary(&self) -> String {
+        let command = self.command.map_or("stream", |c| c.as_str());
+        let mut text = match &self.destination {
+            Some(d) => format!("{} {command} to {d} on {}", self.protocol, self.proxy),
+            None => format!("{} {command} on {}", self.protocol, self.proxy),
+        };
+        match &self.username {
+            Some(user) => text.push_str(&format!(", username {user:?}")),
+            None => text.push_str(", no credentials"),
+        }
+        text.push_str(&format!(", {} bytes sent", self.sent_bytes));
+        if let Some(reply) = &self.reply {
+            text.push_str(&format!(", reply {}", reply.as_str()));
+        }
+        text
+    }
+
     /// The canaries in this stream's parts: the first hit of each canary in each form and
     /// part.
     pub fn scan(&self, canaries: &Canaries) -> Vec<CanaryHit> {
