@@ -280,3 +280,30 @@ fn stand_in_from_the_metadata_batch_mode() {
 fn stand_in_from_the_metadata_per_test() {
     fixture(true);
 }
+
+#[test]
+fn an_interface_address_in_a_request_is_a_protocol_leak() {
+    let has_ip = std::process::Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !curl_present() || !has_ip {
+        eprintln!("skipped: curl or ip is not installed");
+        return;
+    }
+    // What getifaddrs() returns inside the run: the canary address on lo.
+    let script = format!(
+        "a=$(ip -o -4 addr show | awk '$4 !~ /^127/ {{print $4}}' | cut -d/ -f1); {CURL} -U u:p --socks5-hostname 127.0.0.1:9050 -H \"X-Addr: $a\" http://example.com/"
+    );
+    let (code, report, stderr) = run(&[], &script);
+    assert_eq!(code, Some(1), "{stderr}");
+    let findings = report["tests"][0]["findings"].as_array().unwrap();
+    let leak = findings
+        .iter()
+        .find(|f| f["kind"] == "protocol-leak")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert!(
+        leak["trace"].as_str().unwrap().contains("203.0.113.167"),
+        "{leak:#}"
+    );
+}
