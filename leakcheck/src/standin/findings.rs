@@ -214,11 +214,7 @@ pub fn stream_findings(streams: &[Stream]) -> Vec<StreamFinding> {
 
 /// `socks5 connect to example.com:80 on 127.0.0.1:9050`.
 fn describe(s: &Stream) -> String {
-    let command = s.command.map_or("stream", |c| c.as_str());
-    match &s.destination {
-        Some(d) => format!("{} {command} to {d} on {}", s.protocol, s.proxy),
-        None => format!("{} {command} on {}", s.protocol, s.proxy),
-    }
+    s.what()
 }
 
 fn host_is_address(s: &Stream) -> bool {

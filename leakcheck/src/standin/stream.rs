@@ -327,11 +327,7 @@ impl Stream {
     /// The stream in one line, for a reader: `socks5 connect to example.com:80 on
     /// 127.0.0.1:9050, username "u", 38 bytes sent, reply succeeded`.
     pub fn summary(&self) -> String {
-        let command = self.command.map_or("stream", |c| c.as_str());
-        let mut text = match &self.destination {
-            Some(d) => format!("{} {command} to {d} on {}", self.protocol, self.proxy),
-            None => format!("{} {command} on {}", self.protocol, self.proxy),
-        };
+        let mut text = self.what();
         match &self.username {
             Some(user) => text.push_str(&format!(", username {user:?}")),
             None => text.push_str(", no credentials"),
@@ -341,6 +337,15 @@ impl Stream {
             text.push_str(&format!(", reply {}", reply.as_str()));
         }
         text
+    }
+
+    /// What the stream asked for: `socks5 connect to example.com:80 on 127.0.0.1:9050`.
+    pub fn what(&self) -> String {
+        let command = self.command.map_or("stream", |c| c.as_str());
+        match &self.destination {
+            Some(d) => format!("{} {command} to {d} on {}", self.protocol, self.proxy),
+            None => format!("{} {command} on {}", self.protocol, self.proxy),
+        }
     }
 
     /// The canaries in this stream's parts: the first hit of each canary in each form and
