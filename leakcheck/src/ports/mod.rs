@@ -16,7 +16,7 @@
 //! another time (before the run), from other sources (the descriptors themselves).
 
 mod inherited;
-mod procfs;
+pub(crate) mod procfs;
 
 use crate::judge::{holds, Descriptor, Judge, Proto, Question};
 pub use inherited::inherited_ip_sockets;

@@ -8,10 +8,11 @@
 //! `/proc/*/fd`.
 
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 
 use super::config::Peer;
+use crate::ports::procfs::parse_table;
 
 /// The pid of the process holding the client socket of `peer` (lowest pid when several
 /// share it), looked up in the network namespace of the calling thread (the
@@ -40,9 +41,9 @@ pub fn client_inode(client: SocketAddr, server: SocketAddr, net: &Path) -> Optio
         let Ok(text) = fs::read_to_string(&path) else {
             continue;
         };
-        for (local, remote, inode) in parse_table(&text) {
-            if canonical(local) == client && canonical(remote) == server && inode != 0 {
-                return Some(inode);
+        for row in parse_table(&text) {
+            if canonical(row.local) == client && canonical(row.remote) == server && row.inode != 0 {
+                return Some(row.inode);
             }
         }
     }
@@ -51,49 +52,6 @@ pub fn client_inode(client: SocketAddr, server: SocketAddr, net: &Path) -> Optio
 
 fn canonical(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(a.ip().to_canonical(), a.port())
-}
-
-/// (local, remote, inode) of each line of a `/proc/net/tcp` or `tcp6` table.
-pub(crate) fn parse_table(text: &str) -> Vec<(SocketAddr, SocketAddr, u64)> {
-    let mut out = Vec::new();
-    for line in text.lines().skip(1) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 10 {
-            continue;
-        }
-        let (Some(local), Some(remote), Ok(inode)) = (
-            parse_addr(fields[1]),
-            parse_addr(fields[2]),
-            fields[9].parse::<u64>(),
-        ) else {
-            continue;
-        };
-        out.push((local, remote, inode));
-    }
-    out
-}
-
-/// `0100007F:2382` or 32 hex digits `:PORT`: the kernel prints each 32-bit word of the
-/// address as a native-endian number.
-fn parse_addr(field: &str) -> Option<SocketAddr> {
-    let (addr, port) = field.split_once(':')?;
-    let port = u16::from_str_radix(port, 16).ok()?;
-    let word = |i: usize| -> Option<[u8; 4]> {
-        let w = u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16).ok()?;
-        Some(w.to_ne_bytes())
-    };
-    let ip = match addr.len() {
-        8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
-        32 => {
-            let mut octets = [0u8; 16];
-            for i in 0..4 {
-                octets[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
-            }
-            IpAddr::V6(Ipv6Addr::from(octets))
-        }
-        _ => return None,
-    };
-    Some(SocketAddr::new(ip, port))
 }
 
 /// The lowest pid with a descriptor on `socket:[inode]`.
@@ -125,7 +83,10 @@ mod tests {
     #[test]
     fn parses_tables() {
         let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:2382 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 20 4 30 10 -1\n";
-        let rows = parse_table(text);
+        let rows: Vec<_> = parse_table(text)
+            .into_iter()
+            .map(|r| (r.local, r.remote, r.inode))
+            .collect();
         if cfg!(target_endian = "little") {
             assert_eq!(
                 rows,
@@ -138,7 +99,7 @@ mod tests {
         }
         let v6 = "x\n 0: 00000000000000000000000001000000:2382 00000000000000000000000001000000:D431 01 0:0 0:0 0 0 0 777 1\n";
         if cfg!(target_endian = "little") {
-            assert_eq!(parse_table(v6)[0].0, "[::1]:9090".parse().unwrap());
+            assert_eq!(parse_table(v6)[0].local, "[::1]:9090".parse().unwrap());
         }
     }
 
