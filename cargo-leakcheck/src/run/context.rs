@@ -16,7 +16,7 @@ pub struct TraceOptions {
 }
 
 /// What every traced run of a test binary shares; read by the worker threads.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// The tracer.
     pub tracer: Backend,

@@ -72,11 +72,9 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
             .clone()
             .or_else(|| planned.config.stand_in());
         let settings = Settings {
-            tracer: settings.tracer.clone(),
             isolate_network: settings.isolate_network || stand_in.is_some(),
             stand_in,
-            timeout: settings.timeout,
-            threads: settings.threads,
+            ..settings.clone()
         };
         binary::run(&settings, planned, batch_mode, &mut |event| {
             reporter.report(event)
