@@ -3,7 +3,7 @@
 //! once every test of the run has its streams.
 
 use super::plan::PlannedBinary;
-use leakcheck::judge::stream_kind;
+use leakcheck::judge::finding_of;
 use leakcheck::report::TestReport;
 use leakcheck::standin::shared_isolation;
 use leakcheck::verdict::FindingSeverity;
@@ -41,20 +41,7 @@ pub fn shared(tests: &[TestReport], plan: &[PlannedBinary]) -> Vec<(usize, Findi
             Severity::Warn => FindingSeverity::Warning,
             Severity::Deny => FindingSeverity::Leak,
         };
-        let found = test_finding.finding;
-        out.push((
-            index,
-            Finding {
-                kind: stream_kind(found.kind),
-                severity,
-                syscall: "connect".to_string(),
-                pid: found.pid.unwrap_or(0),
-                destination: Some(found.proxy.clone()),
-                trace: found.message.clone(),
-                occurrences: found.occurrences,
-                note: None,
-            },
-        ));
+        out.push((index, finding_of(&test_finding.finding, severity, None)));
     }
     out
 }

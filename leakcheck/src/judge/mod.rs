@@ -31,7 +31,7 @@ use crate::verdict::Finding;
 use findings::{FindingKey, Target};
 pub use live::{Descriptor, DescriptorQuestion, InheritedSocket, Question};
 use probes::ProbeTally;
-pub use proxy::stream_kind;
+pub use proxy::{finding_of, stream_kind};
 pub use servers::holds;
 pub use sockets::Proto;
 use sockets::{Family, SocketState};

@@ -13,7 +13,7 @@ use super::live::Question;
 use super::Judge;
 use crate::attribution::Origin;
 use crate::kind::Kind;
-use crate::standin::{stream_findings, FindingKind, Recorded, Stream};
+use crate::standin::{stream_findings, FindingKind, Recorded, Stream, StreamFinding};
 use crate::verdict::{Finding, FindingSeverity};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -26,6 +26,21 @@ pub fn stream_kind(kind: FindingKind) -> Kind {
         FindingKind::SocksNoAuth => Kind::SocksNoAuth,
         FindingKind::SharedIsolation => Kind::SharedIsolation,
         FindingKind::ProxyProtocolError => Kind::ProxyProtocolError,
+    }
+}
+
+/// A stream finding as a report's finding (`pid`: the client's, when the stand-in did
+/// not learn it itself).
+pub fn finding_of(found: &StreamFinding, severity: FindingSeverity, pid: Option<u32>) -> Finding {
+    Finding {
+        kind: stream_kind(found.kind),
+        severity,
+        syscall: "connect".to_string(),
+        pid: found.pid.or(pid).unwrap_or(0),
+        destination: Some(found.proxy.clone()),
+        trace: found.message.clone(),
+        occurrences: found.occurrences,
+        note: None,
     }
 }
 
@@ -72,17 +87,10 @@ impl Judge {
                 .and_then(|peer| self.clients.get(&peer).copied());
             let task = client.map(|(task, _)| task);
             for found in stream_findings(std::slice::from_ref(&stream)) {
-                let destination = Some(found.proxy.clone());
-                self.findings.push(Finding {
-                    kind: stream_kind(found.kind),
-                    severity: FindingSeverity::Warning,
-                    syscall: "connect".to_string(),
-                    pid: found.pid.or(client.map(|(_, pid)| pid)).unwrap_or(0),
-                    destination,
-                    trace: found.message.clone(),
-                    occurrences: found.occurrences,
-                    note: None,
-                });
+                // The severity is the policy's, decided at the end like any finding's.
+                let pid = client.map(|(_, pid)| pid);
+                self.findings
+                    .push(finding_of(&found, FindingSeverity::Warning, pid));
                 self.targets.push(Target::None);
                 self.makers.push(Some(HashSet::new()));
                 self.add_maker(self.findings.len() - 1, task);
