@@ -50,7 +50,7 @@ pub use event::{Event, SockAddr};
 pub use kind::{Kind, Severity};
 pub use leakcheck_macros::leak_free;
 pub use policy::{Endpoint, Policy, PolicyConfig, PolicyError};
-pub use verdict::{Finding, Verdict, VerdictKind};
+pub use verdict::{Finding, Location, Verdict, VerdictKind};
 
 #[cfg(target_os = "linux")]
 use judge::Judge;

@@ -272,6 +272,10 @@ mod tests {
             trace: "42 connect(...) = 0".into(),
             occurrences: 1,
             note: None,
+            program: None,
+            location: None,
+            query: None,
+            hint: None,
         }
     }
 

@@ -42,6 +42,29 @@ pub struct Finding {
     /// beside the other tests).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub note: Option<String>,
+    /// Path of the executable that made the attempt, where known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub program: Option<String>,
+    /// The first frame in the workspace's own code that led to the attempt, where found.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<Location>,
+    /// For `dns`: the name asked for (and its type), where it could be read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub query: Option<String>,
+    /// One sentence on how to fix this kind of finding.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hint: Option<String>,
+}
+
+/// Where in the user's source an attempt was made: a stack frame.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Location {
+    /// The function, demangled without its hash.
+    pub function: String,
+    /// The source file, relative to the workspace root where it lies inside it.
+    pub file: String,
+    /// The line in `file`.
+    pub line: u32,
 }
 
 fn one() -> u64 {

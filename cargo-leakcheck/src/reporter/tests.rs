@@ -69,6 +69,10 @@ fn finding(kind: Kind, severity: FindingSeverity, destination: &str) -> Finding 
         trace: format!("7 connect(3, {destination}) = -1 ENETUNREACH"),
         occurrences: 1,
         note: None,
+        program: None,
+        location: None,
+        query: None,
+        hint: None,
     }
 }
 

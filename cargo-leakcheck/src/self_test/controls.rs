@@ -204,6 +204,10 @@ mod tests {
             trace: "1 connect(...) = -1".into(),
             occurrences: 1,
             note: None,
+            program: None,
+            location: None,
+            query: None,
+            hint: None,
         }
     }
 

@@ -70,6 +70,10 @@ impl Judge {
             trace: self.trace_text(event, shown),
             occurrences: 1,
             note: None,
+            program: None,
+            location: None,
+            query: None,
+            hint: None,
         };
         self.index.insert(key, self.findings.len());
         self.findings.push(finding);
@@ -107,6 +111,10 @@ impl Judge {
             ),
             occurrences: 1,
             note: None,
+            program: None,
+            location: None,
+            query: None,
+            hint: None,
         });
         self.targets.push(Target::None);
         self.makers.push(Some(HashSet::new()));

@@ -41,6 +41,10 @@ pub fn finding_of(found: &StreamFinding, severity: FindingSeverity, pid: Option<
         trace: found.message.clone(),
         occurrences: found.occurrences,
         note: None,
+        program: None,
+        location: None,
+        query: None,
+        hint: None,
     }
 }
 
