@@ -467,6 +467,14 @@ fn errors_exit_2_with_a_message() {
         .env("LEAKCHECK_ALLOW", "not-an-endpoint")
         .args(["run", "--", "true"]);
     run.command("bad LEAKCHECK_ALLOW", &mut cmd);
+    // A manifest neither cargo command can read: the build (started beside `cargo
+    // metadata`) and the metadata fail alike, and cargo's words are printed once.
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::write(broken.path().join("Cargo.toml"), "[package\nname = \"x\"\n").unwrap();
+    let mut cmd = leakcheck();
+    quiet_env(&mut cmd);
+    cmd.current_dir(broken.path());
+    run.command("unreadable Cargo.toml", &mut cmd);
     // A selection cargo refuses reads as cargo's own message, with its did-you-mean.
     let manifest = tests_dir().join("fixtures/ws/Cargo.toml");
     for (label, args) in [
@@ -484,7 +492,10 @@ fn errors_exit_2_with_a_message() {
             .args(args);
         run.command(label, &mut cmd);
     }
-    run.check("errors", &[(dir.path(), "$TMP")]);
+    run.check(
+        "errors",
+        &[(dir.path(), "$TMP"), (broken.path(), "$BROKEN")],
+    );
 }
 
 /// The snapshots name no machine-specific path.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::process::Child;
 
 /// What to build: the options `cargo leakcheck` passes on to `cargo test`.
 #[derive(Debug, Clone, Default)]
@@ -264,12 +265,72 @@ fn selection_args(options: &BuildOptions, doctests: bool) -> Vec<String> {
     out
 }
 
-/// Builds the selected test binaries, in the order `cargo test` runs them; cargo's own
-/// diagnostics go to the user's stderr.
-pub fn build(options: &BuildOptions, ws: &Workspace) -> Result<Vec<TestBinary>, BuildError> {
+/// A `cargo test --no-run` under way: started before `cargo metadata` is read, so that
+/// the two overlap (cargo's freshness check is most of a warm run's fixed cost).
+/// Dropped unfinished (a configuration error found meanwhile), it stops the build.
+pub struct Build {
+    child: Option<Child>,
+}
+
+/// Starts building the selected test binaries; cargo's own diagnostics go to the
+/// user's stderr.
+pub fn start(options: &BuildOptions) -> Result<Build, BuildError> {
     let mut cargo = ProcessBuilder::cargo();
     cargo.args(cargo_test_args(options));
-    let mut child = cargo.spawn_reading_stdout().map_err(BuildError::Spawn)?;
+    let child = cargo.spawn_reading_stdout().map_err(BuildError::Spawn)?;
+    Ok(Build { child: Some(child) })
+}
+
+impl Drop for Build {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Build {
+    /// Ends a build whose workspace could not be read: whether it failed as well (then
+    /// cargo has already printed why, and the same words need not come twice). A build
+    /// still going after two seconds is stopped.
+    pub fn failed_too(mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return !status.success(),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Waits for the build: the test binaries, in the order `cargo test` runs them.
+    pub fn finish(
+        mut self,
+        options: &BuildOptions,
+        ws: &Workspace,
+    ) -> Result<Vec<TestBinary>, BuildError> {
+        let child = self.child.take().ok_or(BuildError::Failed)?;
+        collect(child, options, ws)
+    }
+}
+
+/// Reads cargo's messages until it ends, then makes the binaries of its artifacts.
+fn collect(
+    mut child: Child,
+    options: &BuildOptions,
+    ws: &Workspace,
+) -> Result<Vec<TestBinary>, BuildError> {
     let stdout = child.stdout.take().ok_or(BuildError::Failed)?;
     let mut tests: Vec<(Artifact, Utf8PathBuf)> = Vec::new();
     let mut bins: HashMap<PackageId, Vec<(String, String)>> = HashMap::new();

@@ -32,17 +32,71 @@ pub struct TestOptions {
     pub timeout: Duration,
 }
 
+/// Whether there is a manifest for cargo to build: the one given, or a `Cargo.toml` in
+/// the current directory or above it, where cargo looks.
+fn has_manifest(manifest_path: Option<&std::path::Path>) -> bool {
+    match manifest_path {
+        Some(path) => path.is_file(),
+        None => std::env::current_dir()
+            .is_ok_and(|dir| dir.ancestors().any(|d| d.join("Cargo.toml").is_file())),
+    }
+}
+
+/// Runs one planned binary with its package's stand-in, telling the reporter.
+fn run_binary(
+    settings: &Settings,
+    planned: &plan::PlannedBinary,
+    batch_mode: bool,
+    reporter: &mut Reporter,
+) {
+    // `stand-in = true` in a package's metadata, unless the command line chose.
+    let stand_in = settings
+        .stand_in
+        .clone()
+        .or_else(|| planned.config.stand_in());
+    let settings = Settings {
+        isolate_network: settings.isolate_network || stand_in.is_some(),
+        stand_in,
+        ..settings.clone()
+    };
+    binary::run(&settings, planned, batch_mode, &mut |event| {
+        reporter.report(event)
+    });
+    crate::timings::mark(format!("binary {}", planned.binary.report_name()));
+}
+
 /// Runs `cargo leakcheck`; returns the exit status.
 pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
     let mut reporter = Reporter::for_tests(output);
-    // Configuration and setup errors come before the build, so that they are not lost
-    // in cargo's output and cost nothing.
-    let ws = Workspace::load(options.build.manifest_path.as_deref())?;
+    // The build starts first and runs while the workspace and the policy are read
+    // (cargo's freshness check is most of a warm run's fixed cost); a configuration or
+    // setup error found meanwhile stops it, before cargo has much to say.
+    // Without a manifest to build, only `cargo metadata` runs: its error says it once.
+    let manifest = options.build.manifest_path.as_deref();
+    let build = match has_manifest(manifest) {
+        true => Some(cargo::build::start(&options.build)?),
+        false => None,
+    };
+    let ws = match Workspace::load(manifest) {
+        Ok(ws) => ws,
+        Err(mut error) => {
+            if build.is_some_and(cargo::build::Build::failed_too) {
+                error.stderr = "cargo said why, above".into();
+            }
+            return Err(error.into());
+        }
+    };
+    crate::timings::mark("cargo metadata");
     let manifests = ManifestLayers::of(&ws)?;
     let top_layer = policy_layers::env_and_cli_layers(&options.policy)?;
     let tracer = Backend::select(options.trace.tracer.as_deref())
         .map_err(|e| Error::Tracer(e.to_string()))?;
-    let binaries = cargo::build::build(&options.build, &ws)?;
+    let build = match build {
+        Some(build) => build,
+        None => cargo::build::start(&options.build)?,
+    };
+    let binaries = build.finish(&options.build, &ws)?;
+    crate::timings::mark("cargo test --no-run");
     let threads = options
         .test_threads
         .or(options.selection.test_threads)
@@ -55,31 +109,45 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
         timeout: options.timeout,
         threads,
     };
-    let plan = plan::plan(
-        &settings,
-        binaries,
-        &options.selection,
-        options.partition,
-        &manifests,
-        &top_layer,
-    )?;
     // A partition's part of a binary is no whole binary: its batch would run the rest.
     let batch_mode = !options.per_test && options.partition.is_none();
-    for planned in &plan {
-        // `stand-in = true` in a package's metadata, unless the command line chose.
-        let stand_in = settings
-            .stand_in
-            .clone()
-            .or_else(|| planned.config.stand_in());
-        let settings = Settings {
-            isolate_network: settings.isolate_network || stand_in.is_some(),
-            stand_in,
-            ..settings.clone()
+    // Doctests run last, and listing them is a rustdoc run of its own: it goes on in the
+    // background while the test binaries run (a partition numbers tests over every
+    // binary in order, so then everything is listed first).
+    let (tests, doctests): (Vec<_>, Vec<_>) = if options.partition.is_some() {
+        (binaries, Vec::new())
+    } else {
+        binaries.into_iter().partition(|b| !b.doctests)
+    };
+    let plan_of = |binaries| {
+        plan::plan(
+            &settings,
+            binaries,
+            &options.selection,
+            options.partition,
+            &manifests,
+            &top_layer,
+        )
+    };
+    let plan = std::thread::scope(|scope| -> Result<Vec<plan::PlannedBinary>, Error> {
+        let doc_plan = (!doctests.is_empty()).then(|| scope.spawn(|| plan_of(doctests)));
+        let mut plan = plan_of(tests)?;
+        crate::timings::mark("listing");
+        let run_all = |plan: &[plan::PlannedBinary], reporter: &mut Reporter| {
+            for planned in plan {
+                run_binary(&settings, planned, batch_mode, reporter);
+            }
         };
-        binary::run(&settings, planned, batch_mode, &mut |event| {
-            reporter.report(event)
-        });
-    }
+        run_all(&plan, &mut reporter);
+        if let Some(doc_plan) = doc_plan {
+            let docs = doc_plan.join().map_err(|_| {
+                Error::List("listing the doctests failed: its thread panicked".into())
+            })??;
+            run_all(&docs, &mut reporter);
+            plan.extend(docs);
+        }
+        Ok(plan)
+    })?;
     for (index, finding) in super::isolation::shared(reporter.tests(), &plan) {
         let entry = &reporter.tests()[index];
         let test = format!("{} {}", entry.binary, entry.name);
@@ -89,5 +157,15 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
             finding,
         });
     }
-    reporter.finish(&ws.target_dir().join("leakcheck").join("report.json"))
+    let status = reporter.finish(&ws.target_dir().join("leakcheck").join("report.json"));
+    if std::env::var_os("LEAKCHECK_TIMINGS").is_some() {
+        for (stage, took, at) in crate::timings::stages() {
+            eprintln!(
+                "leakcheck: timing {:>8.1} ms {:>8.1} ms  {stage}",
+                took.as_secs_f64() * 1e3,
+                at.as_secs_f64() * 1e3
+            );
+        }
+    }
+    status
 }
