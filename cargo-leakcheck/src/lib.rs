@@ -34,6 +34,7 @@ pub mod reporter;
 pub mod run;
 #[cfg(target_os = "linux")]
 pub mod self_test;
+pub mod timings;
 
 #[cfg(not(target_os = "linux"))]
 pub use other_platform::main_entry;
@@ -42,6 +43,7 @@ pub use other_platform::main_entry;
 /// error that stops a run is printed here and nowhere else.
 #[cfg(target_os = "linux")]
 pub fn main_entry() -> u8 {
+    timings::start();
     if let Some(code) = other_platform::refuse_without_tracer() {
         return code;
     }

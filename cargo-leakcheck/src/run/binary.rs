@@ -49,6 +49,7 @@ pub fn run(
         .collect();
     let batch = (batch_mode && !runnable.is_empty())
         .then(|| batch::run_batch(settings, binary, selection, cases, config));
+    crate::timings::mark("  batch");
 
     // The tests that do not run, shown first as libtest shows them, with the reasons of
     // their `#[ignore = "..."]` (a batch run's log tells, else a run of their own).

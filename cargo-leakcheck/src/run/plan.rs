@@ -55,6 +55,7 @@ pub fn plan(
             names,
             judges,
         } = list::list(settings, &binary, &selection, &leakcheck::Policy::default())?;
+        crate::timings::mark(format!("  list {}", binary.report_name()));
         let mut kept = Vec::with_capacity(cases.len());
         for case in cases {
             let keep = partition.is_none_or(|p| p.keeps(index, &binary.report_name(), &case.name));
