@@ -65,16 +65,23 @@ impl Session<'_, '_> {
         self.shared.emit(pid, &Line::Call(exec, Ret::Value(0)));
     }
 
-    /// A seccomp stop: the call is at entry. Returns whether to see its exit.
-    pub(super) fn on_entry(&mut self, pid: Pid, arch: u32, nr: u64, a: [u64; 6]) -> bool {
+    /// A seccomp stop: the call is at entry. Returns whether to see its exit, and a line
+    /// to write once the tracee goes on (what it tells was read while it was stopped).
+    pub(super) fn on_entry(
+        &mut self,
+        pid: Pid,
+        arch: u32,
+        nr: u64,
+        a: [u64; 6],
+    ) -> (bool, Option<Line<'static>>) {
         if arch != arch::AUDIT_ARCH || arch::X32_BIT.is_some_and(|bit| nr as u32 & bit != 0) {
             self.problem(format!(
                 "pid {pid} made a system call of another ABI (arch {arch:#x}, nr {nr}), which the native tracer does not decode; run with LEAKCHECK_TRACER=strace"
             ));
-            return false;
+            return (false, None);
         }
         let Some(call) = syscall_of(nr) else {
-            return false;
+            return (false, None);
         };
         match call {
             Syscall::SendTo | Syscall::SendMsg | Syscall::SendMmsg => {
@@ -83,21 +90,21 @@ impl Session<'_, '_> {
                 let socket = self.shared.socket(pid, a[0]);
                 let send = self.decoder.send(pid, call, &a, socket);
                 self.shared.emit(pid, &Line::Call(send, Ret::Unknown));
-                false
+                (false, None)
             }
             // The filter stops these only in the cases that matter; they are written at
-            // entry, since their result does not change what they tell.
+            // entry, since their result does not change what they tell (and after the
+            // tracee goes on: a task's name and parentage are read at the end).
             Syscall::Prctl | Syscall::Clone | Syscall::Ptrace | Syscall::Seccomp => {
                 let entry = self.decoder.entry(pid, call, &a);
-                self.shared.emit(pid, &Line::Call(entry, Ret::Unknown));
-                false
+                (false, Some(Line::Call(entry, Ret::Unknown)))
             }
-            Syscall::Clone3 => false,
+            Syscall::Clone3 => (false, None),
             _ => {
                 let call = self.decoder.entry(pid, call, &a);
                 let tracee = self.tracees.entry(pid).or_default();
                 tracee.pending = Some(Pending { call, args: a });
-                true
+                (true, None)
             }
         }
     }
@@ -253,7 +260,7 @@ impl Session<'_, '_> {
                 }
             }
             libc::PTRACE_EVENT_SECCOMP => {
-                let see_exit = match syscall_info(pid) {
+                let (see_exit, line) = match syscall_info(pid) {
                     Ok(SyscallInfo::Seccomp { arch, nr, args }) => {
                         self.on_entry(pid, arch, nr, args)
                     }
@@ -262,13 +269,13 @@ impl Session<'_, '_> {
                             "unexpected stop kind {} at a seccomp stop",
                             info.op()
                         ));
-                        false
+                        (false, None)
                     }
                     Err(e) => {
                         self.problem(format!(
                             "cannot read a traced system call (PTRACE_GET_SYSCALL_INFO needs Linux 5.3; LEAKCHECK_TRACER=strace works on older kernels): {e}"
                         ));
-                        false
+                        (false, None)
                     }
                 };
                 let request = if see_exit {
@@ -277,6 +284,9 @@ impl Session<'_, '_> {
                     libc::PTRACE_CONT
                 };
                 resume(pid, request, 0);
+                if let Some(line) = line {
+                    self.shared.emit(pid, &line);
+                }
             }
             libc::PTRACE_EVENT_EXEC => {
                 if let Ok(former) = nix::sys::ptrace::getevent(pid) {
@@ -294,7 +304,12 @@ impl Session<'_, '_> {
                 resume(pid, libc::PTRACE_CONT, 0);
             }
             libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
-                if let Ok(child) = nix::sys::ptrace::getevent(pid) {
+                let child = nix::sys::ptrace::getevent(pid);
+                // The parent goes on first (libtest's main thread starts the next test):
+                // the child stays stopped until this loop has seen its attach stop, so
+                // its line still comes before anything it does.
+                resume(pid, libc::PTRACE_CONT, 0);
+                if let Ok(child) = child {
                     let child = child as i32;
                     // Its attach SIGSTOP may come before or after this event.
                     self.tracees.entry(Pid::from_raw(child)).or_default();
@@ -310,7 +325,6 @@ impl Session<'_, '_> {
                     let spawn = Line::Call(Call::Spawn(how), Ret::Value(i64::from(child)));
                     self.shared.emit(pid, &spawn);
                 }
-                resume(pid, libc::PTRACE_CONT, 0);
             }
             _ => resume(pid, libc::PTRACE_CONT, 0),
         }
