@@ -775,6 +775,37 @@ fn what_only_the_list_runs_did_is_in_every_tests_verdict() {
 }
 
 #[test]
+fn a_warning_no_test_made_runs_no_test_alone() {
+    // The initializer listens on 0.0.0.0 in every process of the binary (the list runs,
+    // the batch): a `listen` warning the binary's main thread made. It is reported, and
+    // no test is traced again for it.
+    let env: Vec<(&str, &std::ffi::OsStr)> = vec![("STATIC_INIT_LISTEN", "1".as_ref())];
+    let (code, stdout, stderr, report) = leakcheck_e2e::run_fixture_env(
+        "static_init",
+        &["--isolate-network", "--timeout", "20"],
+        &env,
+    );
+    let all = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- report\n{report:#}");
+    assert_eq!(code, Some(0), "{all}");
+    assert!(!stderr.contains("on its own"), "no test runs alone\n{all}");
+    for test in report["tests"].as_array().unwrap() {
+        assert_eq!(test["verdict"], "clean", "{all}");
+        assert!(
+            test["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["kind"] == "listen" && f["severity"] == "warning"),
+            "the list run's warning is every test's: {test:#}\n{all}"
+        );
+    }
+    for name in ["tests::does_nothing", "tests::adds"] {
+        let line = libtest_line(&stdout, name, &all);
+        assert!(line.ends_with("... ok"), "{line}\n{all}");
+    }
+}
+
+#[test]
 fn proc_macro_crates_tests_find_the_toolchains_libstd() {
     // As from a shell: no LD_LIBRARY_PATH of cargo's (which names the toolchain's lib
     // directory) inherited from the cargo test running this.

@@ -80,7 +80,8 @@ pub fn run(
     let all: Vec<&TestCase> = runnable.iter().collect();
     let first: Vec<&TestCase> = match &batch {
         None => all.clone(),
-        Some(b) if b.untrusted.is_some() || !b.binary.is_empty() => {
+        // Warnings no test's thread made are the binary's, and no reason to run alone.
+        Some(b) if b.untrusted.is_some() || has_leak(&b.binary) => {
             events(Event::TracingAlone(TracingAlone::Every {
                 why: b.untrusted.clone(),
             }));
@@ -146,7 +147,13 @@ pub fn run(
         .iter()
         .filter(|c| !done.contains_key(&c.name))
         .collect();
-    if unreproduced || !reproduced_all(&seen.binary, &solo.findings) {
+    let binary_leaks: Vec<Finding> = seen
+        .binary
+        .iter()
+        .filter(|f| f.severity == FindingSeverity::Leak)
+        .cloned()
+        .collect();
+    if unreproduced || !reproduced_all(&binary_leaks, &solo.findings) {
         if !rest.is_empty() {
             events(Event::TracingAlone(TracingAlone::Others {
                 count: rest.len(),
@@ -219,6 +226,11 @@ pub fn run(
         filtered_out: *filtered_out,
         own,
     });
+}
+
+/// Whether any of `findings` is a leak (a warning never makes a test run alone).
+fn has_leak(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.severity == FindingSeverity::Leak)
 }
 
 /// Makes a test's verdict final: the list runs' findings join it, and it is told.
