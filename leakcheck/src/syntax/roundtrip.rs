@@ -219,11 +219,11 @@ fn payload_strings_round_trip() {
     };
     match both(&sendto(buf, Addr::Null)) {
         Ok(EventKind::Send {
-            payload: Some(p),
+            payloads,
             destinations,
             ..
         }) => {
-            assert_eq!(p, payload);
+            assert_eq!(payloads, [payload]);
             assert!(destinations.is_empty());
         }
         other => panic!("{other:?}"),
