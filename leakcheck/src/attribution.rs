@@ -101,8 +101,10 @@ impl Tasks {
         };
         let known = self.current.get(&child).copied();
         let child = match known {
-            // Seen before its clone line (strace -f prints lines as they come).
-            Some(t) if !self.tasks[t].ended && self.tasks[t].parent.is_none() => t,
+            // Seen before its clone line (strace -f prints lines as they come), even
+            // ended by then: a vfork child (posix_spawn) may exec, leak and exit before
+            // its parent's clone returns. Only the first task has no parent otherwise.
+            Some(t) if t != 0 && self.tasks[t].parent.is_none() => t,
             Some(t) if !self.tasks[t].ended => return,
             // A new task with a reused id.
             _ => match self.new_task(child) {
@@ -144,12 +146,12 @@ impl Tasks {
 
     /// The program task `t` runs: its own, else its nearest ancestor's (a task seen
     /// before the line that names its parent learns it late).
-    pub fn program(&self, mut t: usize) -> Option<&str> {
+    pub fn program(&self, mut t: usize) -> Option<Arc<str>> {
         // A chain longer than the table is a cycle (a reused id).
         for _ in 0..=self.tasks.len() {
             let task = self.tasks.get(t)?;
             if let Some(program) = &task.program {
-                return Some(program);
+                return Some(program.clone());
             }
             t = task.parent?;
         }
@@ -295,6 +297,27 @@ mod tests {
     }
 
     #[test]
+    fn a_child_that_ended_before_its_clone_line_is_still_its_parents() {
+        let mut t = Tasks::default();
+        t.task(100);
+        t.spawned(100, 101, true);
+        t.named(101, "tests::spawns");
+        // strace: the vfork child's whole life, then the parent's clone resumed line.
+        let child = t.task(102).unwrap();
+        t.exec(102, "/usr/bin/getent");
+        t.ended(102);
+        t.spawned(101, 102, false);
+        assert_eq!(
+            t.origin(child),
+            Origin::Test {
+                name: "tests::spawns".into(),
+                shared: false,
+                thread: 0
+            }
+        );
+    }
+
+    #[test]
     fn reused_ids_are_new_tasks() {
         let mut t = Tasks::default();
         t.task(100);
@@ -324,7 +347,7 @@ mod tests {
         t.exec(202, "/usr/bin/getent");
         let program = |t: &mut Tasks, tid| {
             let task = t.task(tid).unwrap();
-            t.program(task).map(String::from)
+            t.program(task).map(|p| p.to_string())
         };
         let test_binary = Some("/target/debug/deps/net-1234");
         assert_eq!(program(&mut t, 101).as_deref(), test_binary);
@@ -338,12 +361,12 @@ mod tests {
         let early = t.task(300).unwrap();
         assert_eq!(t.program(early), None);
         t.spawned(202, 300, true);
-        assert_eq!(t.program(early), Some("/usr/bin/getent"));
+        assert_eq!(t.program(early).as_deref(), Some("/usr/bin/getent"));
         // A task that exec'd before its clone line keeps its own.
         let own = t.task(301).unwrap();
         t.exec(301, "/usr/bin/curl");
         t.spawned(202, 301, false);
-        assert_eq!(t.program(own), Some("/usr/bin/curl"));
+        assert_eq!(t.program(own).as_deref(), Some("/usr/bin/curl"));
     }
 
     #[test]

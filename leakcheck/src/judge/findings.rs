@@ -2,8 +2,9 @@
 //! that made it and what an allow entry may match; and the verdict at the end, under the
 //! policy known then.
 
+use super::makers::Made;
 use super::sockets::Transport;
-use super::{Judge, MAX_MAKERS};
+use super::Judge;
 use crate::attribution::Origin;
 use crate::event::Event;
 use crate::kind::{Kind, Severity};
@@ -11,7 +12,7 @@ use crate::leftover::Leftover;
 use crate::policy::Policy;
 use crate::syntax::Shown;
 use crate::verdict::{Finding, FindingSeverity, Verdict, VerdictKind};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 /// What a finding is about, kept until the end so that the policy (possibly one learnt
@@ -72,7 +73,9 @@ impl Judge {
             trace: self.trace_text(event, shown),
             occurrences: 1,
             note: None,
-            program: maker.and_then(|t| self.tasks.program(t)).map(String::from),
+            program: maker
+                .and_then(|t| self.tasks.program(t))
+                .map(|p| p.to_string()),
             location: None,
             query: None,
             // Set with the final kind, in `finish`.
@@ -88,7 +91,7 @@ impl Judge {
     pub(super) fn push(&mut self, finding: Finding, target: Target, maker: Option<usize>) {
         self.findings.push(finding);
         self.targets.push(target);
-        self.makers.push(Some(HashSet::new()));
+        self.makers.push(Some(HashMap::new()));
         self.first_makers.push(maker);
         self.add_maker(self.findings.len() - 1, maker);
     }
@@ -104,22 +107,9 @@ impl Judge {
         if finding.program.is_none() {
             finding.program = self.first_makers[index]
                 .and_then(|t| self.tasks.program(t))
-                .map(String::from);
+                .map(|p| p.to_string());
         }
         finding
-    }
-
-    pub(super) fn add_maker(&mut self, finding: usize, maker: Option<usize>) {
-        let Some(makers) = &mut self.makers[finding] else {
-            return;
-        };
-        match maker {
-            Some(task) if makers.len() < MAX_MAKERS => {
-                makers.insert(task);
-            }
-            Some(task) if makers.contains(&task) => {}
-            _ => self.makers[finding] = None,
-        }
     }
 
     /// Records a process the program left running, which the tracer stopped: a warning
@@ -138,7 +128,9 @@ impl Judge {
             ),
             occurrences: 1,
             note: None,
-            program: maker.and_then(|t| self.tasks.program(t)).map(String::from),
+            program: maker
+                .and_then(|t| self.tasks.program(t))
+                .map(|p| p.to_string()),
             location: None,
             query: None,
             hint: None,
@@ -213,20 +205,13 @@ impl Judge {
     }
 
     /// The findings that survive `policy` (with their severity), each with where the
-    /// tasks that made it come from (see [`crate::attribution`]).
-    pub fn findings_by_origin(&self, policy: &Policy) -> Vec<(Finding, BTreeSet<Origin>)> {
+    /// tasks that made it come from (see [`crate::attribution`]) and what the tasks of
+    /// each origin made of it (their program and names: a test's copy of the finding
+    /// carries its own).
+    pub fn findings_by_origin(&self, policy: &Policy) -> Vec<(Finding, BTreeMap<Origin, Made>)> {
         self.kept(policy)
             .into_iter()
-            .map(|(index, severity)| {
-                let finding = self.settled(index, severity);
-                let origins = match &self.makers[index] {
-                    Some(tasks) if !tasks.is_empty() => {
-                        tasks.iter().map(|&t| self.tasks.origin(t)).collect()
-                    }
-                    _ => BTreeSet::from([Origin::Binary]),
-                };
-                (finding, origins)
-            })
+            .map(|(index, severity)| (self.settled(index, severity), self.made_by_origin(index)))
             .collect()
     }
 }

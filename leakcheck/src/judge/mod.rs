@@ -9,12 +9,14 @@
 //! (connects, sends, listens), `servers.rs` (the tree's own servers), `resolver.rs`
 //! (requests to a local resolver daemon), `probes.rs` (route probes), `live.rs` (questions
 //! about the live system and their answers), `queries.rs` (the names a `dns` finding's
-//! lookups asked for), `findings.rs` (findings, and the verdict under the policy known at
-//! the end). This file feeds each event to them.
+//! lookups asked for), `makers.rs` (the tasks that made each finding, and their program
+//! and names), `findings.rs` (findings, and the verdict under the policy known at the
+//! end). This file feeds each event to them.
 
 mod destinations;
 mod findings;
 mod live;
+mod makers;
 mod probes;
 mod proxy;
 mod queries;
@@ -34,6 +36,7 @@ use crate::syntax::{ParseError, Shown};
 use crate::verdict::Finding;
 use findings::{FindingKey, Target};
 pub use live::{Descriptor, DescriptorQuestion, InheritedSocket, Question};
+pub use makers::Made;
 use probes::ProbeTally;
 pub use proxy::{finding_of, stream_kind};
 pub use servers::holds;
@@ -84,9 +87,8 @@ pub struct Judge {
     root: Root,
     /// Every task of the trace and its parent: which test each belongs to.
     tasks: Tasks,
-    /// For each finding, the tasks that made it; None when there were too many to keep
-    /// (then it is the binary's as a whole).
-    makers: Vec<Option<HashSet<usize>>>,
+    /// For each finding, the tasks that made it and what each made of it.
+    makers: Vec<makers::Makers>,
     /// The stand-in proxy's TCP endpoints, when the run has one.
     stand_in: Vec<SocketAddr>,
     /// Client sockets connected to the stand-in, by local address: the task (and thread)

@@ -93,7 +93,9 @@ impl Judge {
                 // The severity is the policy's, decided at the end like any finding's.
                 let pid = client.map(|(_, pid)| pid);
                 let mut finding = finding_of(&found, FindingSeverity::Warning, pid);
-                finding.program = task.and_then(|t| self.tasks.program(t)).map(String::from);
+                finding.program = task
+                    .and_then(|t| self.tasks.program(t))
+                    .map(|p| p.to_string());
                 self.push(finding, Target::None, task);
             }
             self.proxy_streams.push((stream, task));

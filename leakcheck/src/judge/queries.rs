@@ -48,21 +48,6 @@ pub(super) struct Lookup {
 }
 
 impl Judge {
-    /// Adds what was asked to finding `finding`'s query.
-    pub(super) fn asked(&mut self, finding: usize, questions: impl IntoIterator<Item = Question>) {
-        let queries = self.queries.entry(finding).or_default();
-        let mut changed = false;
-        for question in questions {
-            changed |= queries.add(question);
-        }
-        if changed {
-            let text = queries.render();
-            if let Some(f) = self.findings.get_mut(finding) {
-                f.query = Some(text);
-            }
-        }
-    }
-
     /// The data of a send by `pid` on `fd`: to the DNS findings its own destinations
     /// made (`made`), else to the finding the socket's connect made, when it talks to a
     /// resolver.
@@ -87,8 +72,9 @@ impl Judge {
         if questions.is_empty() {
             return;
         }
+        let task = self.tasks.task(pid);
         for finding in targets {
-            self.asked(finding, questions.iter().cloned());
+            self.asked(finding, task, questions.iter().cloned());
         }
     }
 }

@@ -63,7 +63,8 @@ impl Judge {
                 Target::Unix(path),
             );
             if let Some(question) = payload.and_then(|p| daemons::nscd_question(p)) {
-                self.asked(finding, [question]);
+                let task = self.tasks.task(event.pid);
+                self.asked(finding, task, [question]);
             }
         }
     }

@@ -65,6 +65,21 @@ impl Queries {
         true
     }
 
+    /// Adds what `other` holds (its names in order, then its count of more).
+    pub(crate) fn extend(&mut self, other: &Queries) {
+        for (name, types) in &other.names {
+            for rtype in types {
+                self.add(Question::new(name.clone(), rtype.clone()));
+            }
+        }
+        self.more += other.more;
+    }
+
+    /// Whether no name was asked for.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.more == 0
+    }
+
     /// `a.com (A, AAAA); b.org (A)`, and `; 3 more names` past the first few.
     pub(crate) fn render(&self) -> String {
         let mut parts: Vec<String> = self
