@@ -232,7 +232,10 @@ fn payload_strings_round_trip() {
 
 #[test]
 fn each_messages_data_round_trips() {
-    let queries: [&[u8]; 2] = [b"\x9f8\x01\0\0\x01query-a", b"\x9f9\x01\0\0\x01query-aaaa\""];
+    let queries: [&[u8]; 2] = [
+        b"\x9f8\x01\0\0\x01query-a",
+        b"\x9f9\x01\0\0\x01query-aaaa\"",
+    ];
     let msgs: Vec<Msg> = queries
         .iter()
         .map(|q| Msg {
