@@ -124,6 +124,8 @@ fn normalize(text: &str, replacements: &[(&Path, &str)]) -> String {
         // Temporary files' random names.
         (r"/leakcheck-batch-[A-Za-z0-9]+/", "/leakcheck-batch-X/"),
         (r"/\.tmp[A-Za-z0-9]+", "/.tmpX"),
+        // rustdoc's directory for a doctest's program (a finding's `program`).
+        (r"/rustdoctest[A-Za-z0-9]+/", "/rustdoctestX/"),
     ] {
         text = Regex::new(pattern)
             .unwrap()

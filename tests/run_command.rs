@@ -292,6 +292,32 @@ fn expect_run(
     Ok(())
 }
 
+/// Checks exit code 1 and a `dns` leak that names what was asked for (`query` starting
+/// with `query`), the program that asked (its path ending with `program`) and a hint.
+fn expect_dns(
+    what: &str,
+    got: (Option<i32>, String, serde_json::Value),
+    query: &str,
+    program: &str,
+) -> Result<(), Failed> {
+    let (code, stderr, report) = got;
+    let all = findings(&report);
+    let found = all.iter().any(|f| {
+        f["kind"] == "dns"
+            && f["severity"] == "leak"
+            && f["query"].as_str().is_some_and(|q| q.starts_with(query))
+            && f["program"].as_str().is_some_and(|p| p.ends_with(program))
+            && f["hint"].as_str().is_some_and(|h| h.contains("socks5h://"))
+    });
+    if code != Some(1) || !found {
+        return Err(format!(
+            "{what}: exit {code:?}, wanted a dns leak for `{query}` by `…{program}`: {all:#?}\n{stderr}"
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// The judge's cases that need more than a probe header: the reported destination,
 /// runs without a network namespace of their own (the tree's sockets are then found by
 /// their descriptors), descriptors handed in from outside the traced tree.
@@ -309,6 +335,29 @@ fn judge_trials(trials: &mut Vec<Trial>) {
                     1,
                     Some(("127.0.0.1:8080", "connect")),
                 )
+            },
+        ));
+        // A lookup names the host asked for and the program that asked: glibc's queries
+        // on a connected socket (the nameserver is on the namespace's lo), a query sent
+        // with its destination, and a child program's lookup.
+        trials.push(Trial::test(
+            format!("judge::{label}::dns_finding_names_the_host"),
+            move || {
+                let probe = probes_dir().join("dns_getaddrinfo");
+                let got = run_traced(be, true, &["127.0.0.1:9050"], &probe, &[], None);
+                expect_dns("dns_getaddrinfo", got, "example.com (A", "/dns_getaddrinfo")?;
+                let probe = probes_dir().join("dns_udp");
+                let got = run_traced(be, true, &["127.0.0.1:9050"], &probe, &[], None);
+                expect_dns("dns_udp", got, "example.com (A)", "/dns_udp")
+            },
+        ));
+        trials.push(Trial::test(
+            format!("judge::{label}::dns_finding_names_the_child_program"),
+            move || {
+                let sh = std::path::Path::new("/bin/sh");
+                let script = "getent hosts leakcheck-sh.example; exit 0";
+                let got = run_traced(be, true, &[], sh, &["-c", script], None);
+                expect_dns("sh -c getent", got, "leakcheck-sh.example (", "/getent")
             },
         ));
         // Without --isolate-network (loopback only): a port is the tree's own when one

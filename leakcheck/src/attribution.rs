@@ -7,8 +7,12 @@
 //! thread gave itself: renaming it later changes nothing. The kernel keeps 15 bytes of a
 //! name, so a name may stand for several tests sharing that prefix; the caller matches it
 //! against the tests the binary listed.
+//!
+//! The same ancestry tells which program a task runs: the one its last execve started,
+//! else its parent's when it was made (a fork that did not exec runs its parent's code).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where a task comes from, as far as tests go.
@@ -41,6 +45,8 @@ struct Task {
     ended: bool,
     born: Option<Instant>,
     died: Option<Instant>,
+    /// The program it runs, once known (its execve, or its parent's at the fork).
+    program: Option<Arc<str>>,
 }
 
 /// Every task of a trace, with its parent.
@@ -81,6 +87,7 @@ impl Tasks {
             ended: false,
             born: None,
             died: None,
+            program: None,
         });
         let t = self.tasks.len() - 1;
         self.current.insert(tid, t);
@@ -94,8 +101,10 @@ impl Tasks {
         };
         let known = self.current.get(&child).copied();
         let child = match known {
-            // Seen before its clone line (strace -f prints lines as they come).
-            Some(t) if !self.tasks[t].ended && self.tasks[t].parent.is_none() => t,
+            // Seen before its clone line (strace -f prints lines as they come), even
+            // ended by then: a vfork child (posix_spawn) may exec, leak and exit before
+            // its parent's clone returns. Only the first task has no parent otherwise.
+            Some(t) if t != 0 && self.tasks[t].parent.is_none() => t,
             Some(t) if !self.tasks[t].ended => return,
             // A new task with a reused id.
             _ => match self.new_task(child) {
@@ -106,7 +115,11 @@ impl Tasks {
         if child == parent {
             return;
         }
+        let inherited = self.tasks[parent].program.clone();
         let task = &mut self.tasks[child];
+        if task.program.is_none() {
+            task.program = inherited;
+        }
         if task.parent.is_none() {
             task.parent = Some(parent);
             task.thread = thread;
@@ -122,6 +135,27 @@ impl Tasks {
         if let Some(t) = self.task(tid) {
             self.tasks[t].name.get_or_insert_with(|| name.to_string());
         }
+    }
+
+    /// `tid` ran execve: it now runs `path`.
+    pub fn exec(&mut self, tid: u32, path: &str) {
+        if let Some(t) = self.task(tid) {
+            self.tasks[t].program = Some(Arc::from(path));
+        }
+    }
+
+    /// The program task `t` runs: its own, else its nearest ancestor's (a task seen
+    /// before the line that names its parent learns it late).
+    pub fn program(&self, mut t: usize) -> Option<Arc<str>> {
+        // A chain longer than the table is a cycle (a reused id).
+        for _ in 0..=self.tasks.len() {
+            let task = self.tasks.get(t)?;
+            if let Some(program) = &task.program {
+                return Some(program.clone());
+            }
+            t = task.parent?;
+        }
+        None
     }
 
     /// `tid` ended.
@@ -263,6 +297,27 @@ mod tests {
     }
 
     #[test]
+    fn a_child_that_ended_before_its_clone_line_is_still_its_parents() {
+        let mut t = Tasks::default();
+        t.task(100);
+        t.spawned(100, 101, true);
+        t.named(101, "tests::spawns");
+        // strace: the vfork child's whole life, then the parent's clone resumed line.
+        let child = t.task(102).unwrap();
+        t.exec(102, "/usr/bin/getent");
+        t.ended(102);
+        t.spawned(101, 102, false);
+        assert_eq!(
+            t.origin(child),
+            Origin::Test {
+                name: "tests::spawns".into(),
+                shared: false,
+                thread: 0
+            }
+        );
+    }
+
+    #[test]
     fn reused_ids_are_new_tasks() {
         let mut t = Tasks::default();
         t.task(100);
@@ -277,6 +332,41 @@ mod tests {
         let again = t.task(101).unwrap();
         assert_ne!(again, late);
         assert_eq!(t.origin(again), Origin::Binary);
+    }
+
+    #[test]
+    fn a_task_runs_what_it_exec_d_else_its_parents_program() {
+        let mut t = Tasks::default();
+        t.task(100);
+        t.exec(100, "/target/debug/deps/net-1234");
+        t.spawned(100, 101, true); // the test thread
+        t.spawned(101, 200, false); // a fork
+        t.spawned(101, 201, false); // a fork that runs sh, which forks and runs getent
+        t.exec(201, "/bin/sh");
+        t.spawned(201, 202, false);
+        t.exec(202, "/usr/bin/getent");
+        let program = |t: &mut Tasks, tid| {
+            let task = t.task(tid).unwrap();
+            t.program(task).map(|p| p.to_string())
+        };
+        let test_binary = Some("/target/debug/deps/net-1234");
+        assert_eq!(program(&mut t, 101).as_deref(), test_binary);
+        assert_eq!(program(&mut t, 200).as_deref(), test_binary);
+        assert_eq!(program(&mut t, 201).as_deref(), Some("/bin/sh"));
+        assert_eq!(program(&mut t, 202).as_deref(), Some("/usr/bin/getent"));
+        // A parent's later exec is not its earlier children's program.
+        t.exec(100, "/usr/bin/other");
+        assert_eq!(program(&mut t, 200).as_deref(), test_binary);
+        // Seen before its clone line (strace -f): its parent's once that line comes.
+        let early = t.task(300).unwrap();
+        assert_eq!(t.program(early), None);
+        t.spawned(202, 300, true);
+        assert_eq!(t.program(early).as_deref(), Some("/usr/bin/getent"));
+        // A task that exec'd before its clone line keeps its own.
+        let own = t.task(301).unwrap();
+        t.exec(301, "/usr/bin/curl");
+        t.spawned(202, 301, false);
+        assert_eq!(t.program(own).as_deref(), Some("/usr/bin/curl"));
     }
 
     #[test]

@@ -70,6 +70,10 @@ impl fmt::Display for SockAddr {
     }
 }
 
+/// How much of a send's data an event keeps: a name lookup's request fits (a DNS query
+/// of the longest name is under 300 bytes; an nscd or varlink request a little more).
+pub const PAYLOAD_MAX: usize = 512;
+
 /// The three system calls that can carry a destination with the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SendCall {
@@ -190,8 +194,11 @@ pub enum EventKind {
         fd: i32,
         /// Every explicit destination (empty when sent on a connected socket).
         destinations: Vec<SockAddr>,
-        /// First bytes of the payload when strace printed it as a string (sendto only).
-        payload: Option<Vec<u8>>,
+        /// The first bytes (at most [`PAYLOAD_MAX`]) of each message's data that the
+        /// tracer read, in order: sendto's buffer, the first buffer of each sendmsg and
+        /// sendmmsg message. strace prints them all; the native tracer reads them where
+        /// a resolver may be on the other end (non-IP sockets, port 53).
+        payloads: Vec<Vec<u8>>,
         /// Netlink message types in the request (e.g. `RTM_GETADDR`).
         netlink_types: Vec<NetlinkType>,
         /// The vector was cut short by strace: some destinations were not seen.

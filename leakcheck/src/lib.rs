@@ -18,6 +18,7 @@
 
 pub mod attribution;
 pub mod event;
+mod hints;
 #[cfg(target_os = "linux")]
 pub mod judge;
 pub mod kind;
@@ -28,6 +29,8 @@ pub mod leftover;
 pub mod policy;
 #[cfg(target_os = "linux")]
 pub mod ports;
+#[cfg(target_os = "linux")]
+mod query;
 pub mod report;
 #[cfg(target_os = "linux")]
 pub mod standin;

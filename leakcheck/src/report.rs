@@ -2,7 +2,7 @@
 //! of a finding (the CLI's output, `#[leak_free]`'s failure message and GitHub's
 //! annotations all word them here).
 
-use crate::verdict::{Finding, FindingSeverity, Verdict, VerdictKind};
+use crate::verdict::{Finding, FindingSeverity, Location, Verdict, VerdictKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fmt::Write as _;
@@ -176,8 +176,9 @@ impl Report {
 }
 
 /// The human text of a verdict: one block per finding (kind, destination, syscall, pid,
-/// trace line), the problems that made it unverified, and the allow list in force.
-/// Each line starts with `indent`.
+/// trace line; then, where known, the program, the name asked for, where in the code,
+/// and the first time a kind appears how to fix it), the problems that made it
+/// unverified, and the allow list in force. Each line starts with `indent`.
 pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
     let mut out = String::new();
     let leaks = verdict.leaks().count();
@@ -199,6 +200,7 @@ pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
             let _ = writeln!(out, "{indent}not run: nothing was observed");
         }
     }
+    let mut hinted = Vec::new();
     for finding in &verdict.findings {
         let tag = match finding.severity {
             FindingSeverity::Leak => "leak",
@@ -216,6 +218,24 @@ pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
             finding.kind, finding.syscall, finding.pid
         );
         let _ = writeln!(out, "{indent}          {}", finding.trace);
+        if let Some(program) = &finding.program {
+            let _ = writeln!(out, "{indent}          program: {program}");
+        }
+        if let Some(query) = &finding.query {
+            let _ = writeln!(out, "{indent}          query: {query}");
+        }
+        if let Some(at) = &finding.location {
+            let _ = writeln!(out, "{indent}          at {at}");
+        }
+        // Once per kind: a test with ten DNS findings needs the advice once.
+        if let Some(hint) = finding
+            .hint
+            .as_ref()
+            .filter(|_| !hinted.contains(&finding.kind))
+        {
+            hinted.push(finding.kind);
+            let _ = writeln!(out, "{indent}          hint: {hint}");
+        }
     }
     if warnings > 0 && verdict.verdict == VerdictKind::Clean {
         let _ = writeln!(
@@ -238,14 +258,26 @@ pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
     out
 }
 
-/// A finding in one line: its kind, destination and call, e.g.
-/// `dns to 10.0.0.2:53 (connect())` (a GitHub annotation's words).
+/// A finding in one line: its kind, destination and call, and the name a lookup asked
+/// for, e.g. `dns to 10.0.0.2:53 (connect()) for example.com (A)` (a GitHub annotation's
+/// words).
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.destination {
-            Some(dest) => write!(f, "{} to {dest} ({}())", self.kind, self.syscall),
-            None => write!(f, "{} ({}())", self.kind, self.syscall),
+            Some(dest) => write!(f, "{} to {dest} ({}())", self.kind, self.syscall)?,
+            None => write!(f, "{} ({}())", self.kind, self.syscall)?,
         }
+        match &self.query {
+            Some(query) => write!(f, " for {query}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A location as the human output shows it: `FUNCTION (FILE:LINE)`.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}:{})", self.function, self.file, self.line)
     }
 }
 
@@ -293,6 +325,42 @@ mod tests {
              >   warning listen                -  connect() pid 42\n\
              >           42 connect(...) = 0\n\
              >   allow list in force: (empty: no network allowed)\n"
+        );
+        let mut who = leak.clone();
+        who.occurrences = 1;
+        who.program = Some("/usr/bin/getent".into());
+        who.query = Some("example.com (A, AAAA)".into());
+        who.location = Some(Location {
+            function: "alpha::tests::dns_leak".into(),
+            file: "alpha/src/lib.rs".into(),
+            line: 35,
+        });
+        who.hint = Some(Kind::Dns.hint().into());
+        let mut again = who.clone();
+        again.destination = Some("unix:/run/nscd/socket".into());
+        again.program = None;
+        again.location = None;
+        again.query = None;
+        let verdict = Verdict::observed(vec![who.clone(), again], vec![]);
+        assert_eq!(
+            render_verdict(&verdict, ""),
+            format!(
+                "LEAKED: 2 leaks\n  \
+                 leak    dns                   10.0.0.2:53  connect() pid 42\n          \
+                 42 connect(...) = 0\n          \
+                 program: /usr/bin/getent\n          \
+                 query: example.com (A, AAAA)\n          \
+                 at alpha::tests::dns_leak (alpha/src/lib.rs:35)\n          \
+                 hint: {}\n  \
+                 leak    dns                   unix:/run/nscd/socket  connect() pid 42\n          \
+                 42 connect(...) = 0\n  \
+                 allow list in force: (empty: no network allowed)\n",
+                Kind::Dns.hint()
+            )
+        );
+        assert_eq!(
+            who.to_string(),
+            "dns to 10.0.0.2:53 (connect()) for example.com (A, AAAA)"
         );
         let clean = Verdict::observed(vec![warning.clone()], vec!["127.0.0.1:9050".into()]);
         assert_eq!(clean.verdict, VerdictKind::Clean);

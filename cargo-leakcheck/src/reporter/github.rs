@@ -1,8 +1,11 @@
 //! GitHub Actions output: one `::error` workflow command per leaking or unverified test,
-//! `::warning` for warnings, and a Markdown job summary in `$GITHUB_STEP_SUMMARY`.
+//! `::warning` for warnings, and a Markdown job summary in `$GITHUB_STEP_SUMMARY`. An
+//! annotation carries `file=` and `line=` when a finding knows where in the code it was
+//! made, so that it lands on that line of the pull request; its message says how to fix
+//! each kind.
 
 use leakcheck::report::{Report, TestReport};
-use leakcheck::verdict::FindingSeverity;
+use leakcheck::verdict::{Finding, FindingSeverity};
 use leakcheck::VerdictKind;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -71,25 +74,19 @@ pub fn annotations(report: &Report) -> Vec<String> {
         match test.verdict {
             VerdictKind::Leaked | VerdictKind::Unverified => {
                 let message = failure_message(test);
-                lines.push(format!(
-                    "::error title={}::{}",
-                    escape_property(&title),
-                    escape_data(&message)
-                ));
+                lines.push(annotation("error", &title, leaks(test), &message));
             }
             VerdictKind::Clean | VerdictKind::NotRun => {
-                let warnings: Vec<String> = test
+                let warnings: Vec<&Finding> = test
                     .findings
                     .iter()
                     .filter(|f| f.severity == FindingSeverity::Warning)
-                    .map(ToString::to_string)
                     .collect();
                 if !warnings.is_empty() {
-                    lines.push(format!(
-                        "::warning title={}::{}",
-                        escape_property(&title),
-                        escape_data(&format!("{} warned: {}", test.name, warnings.join("; ")))
-                    ));
+                    let listed: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+                    let mut message = format!("{} warned: {}", test.name, listed.join("; "));
+                    push_hints(&mut message, &warnings);
+                    lines.push(annotation("warning", &title, warnings, &message));
                 }
             }
         }
@@ -97,18 +94,52 @@ pub fn annotations(report: &Report) -> Vec<String> {
     lines
 }
 
-fn failure_message(test: &TestReport) -> String {
-    let leaks: Vec<String> = test
-        .findings
+/// One workflow command: `::error file=F,line=N,title=T::MESSAGE`, placed at the first
+/// of `findings` that has a location (none: the annotation is the run's).
+fn annotation(command: &str, title: &str, findings: Vec<&Finding>, message: &str) -> String {
+    let place = findings
+        .iter()
+        .find_map(|f| f.location.as_ref())
+        .map(|at| format!("file={},line={},", escape_property(&at.file), at.line))
+        .unwrap_or_default();
+    format!(
+        "::{command} {place}title={}::{}",
+        escape_property(title),
+        escape_data(message)
+    )
+}
+
+fn leaks(test: &TestReport) -> Vec<&Finding> {
+    test.findings
         .iter()
         .filter(|f| f.severity == FindingSeverity::Leak)
-        .map(ToString::to_string)
-        .collect();
+        .collect()
+}
+
+/// A line per kind among `findings`: `KIND: HINT`.
+fn push_hints(message: &mut String, findings: &[&Finding]) {
+    let mut seen = Vec::new();
+    for finding in findings {
+        if let Some(hint) = finding
+            .hint
+            .as_ref()
+            .filter(|_| !seen.contains(&finding.kind))
+        {
+            seen.push(finding.kind);
+            let _ = write!(message, "\n{}: {hint}", finding.kind);
+        }
+    }
+}
+
+fn failure_message(test: &TestReport) -> String {
+    let leaks = leaks(test);
+    let listed: Vec<String> = leaks.iter().map(ToString::to_string).collect();
     let mut message = if test.verdict == VerdictKind::Leaked {
-        format!("{} leaked: {}", test.name, leaks.join("; "))
+        format!("{} leaked: {}", test.name, listed.join("; "))
     } else {
         format!("{} is unverified: {}", test.name, test.problems.join("; "))
     };
+    push_hints(&mut message, &leaks);
     let allow = if test.allow.is_empty() {
         "none (no network allowed)".to_string()
     } else {
@@ -221,9 +252,61 @@ pub fn summary(report: &Report) -> String {
 mod tests {
     use super::*;
 
+    use leakcheck::report::Outcome;
+    use leakcheck::verdict::{Location, Verdict};
+    use leakcheck::Kind;
+
     #[test]
     fn escaping_follows_github() {
         assert_eq!(escape_data("a%b\r\nc"), "a%25b%0D%0Ac");
         assert_eq!(escape_property("x:y,z\n"), "x%3Ay%2Cz%0A");
+    }
+
+    fn dns(location: Option<Location>) -> Finding {
+        Finding {
+            kind: Kind::Dns,
+            severity: FindingSeverity::Leak,
+            syscall: "connect".into(),
+            pid: 7,
+            destination: Some("10.0.0.2:53".into()),
+            trace: "7 connect(...) = 0".into(),
+            occurrences: 1,
+            note: None,
+            program: Some("/usr/bin/getent".into()),
+            location,
+            query: Some("example.com (A)".into()),
+            hint: Some(Kind::Dns.hint().into()),
+        }
+    }
+
+    fn report(findings: Vec<Finding>) -> Report {
+        let verdict = Verdict::observed(findings, vec!["127.0.0.1:9050".into()]);
+        Report {
+            tests: vec![TestReport::new("demo", "t::dns", Outcome::Passed, &verdict)],
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn an_annotation_lands_on_the_findings_line_with_its_hint() {
+        let at = Location {
+            function: "demo::t::dns".into(),
+            file: "src/lib.rs".into(),
+            line: 12,
+        };
+        let lines = annotations(&report(vec![dns(None), dns(Some(at))]));
+        assert_eq!(
+            lines,
+            [format!(
+                "::error file=src/lib.rs,line=12,title=leakcheck%3A demo t%3A%3Adns::\
+                 t::dns leaked: dns to 10.0.0.2:53 (connect()) for example.com (A); \
+                 dns to 10.0.0.2:53 (connect()) for example.com (A)%0A\
+                 dns: {}%0Aallow list: 127.0.0.1:9050",
+                Kind::Dns.hint()
+            )]
+        );
+        // Without a location the annotation is the run's: no file, no line.
+        let lines = annotations(&report(vec![dns(None)]));
+        assert!(lines[0].starts_with("::error title="), "{}", lines[0]);
     }
 }

@@ -12,12 +12,12 @@ use super::select::{Selection, TestCase};
 use super::test_command::{test_binary_command, Output};
 use crate::cargo::TestBinary;
 use leakcheck::attribution::{name_is_test, Origin};
-use leakcheck::judge::Judge;
+use leakcheck::judge::{Judge, Made};
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::Outcome;
 use leakcheck::tracer::ProgramStatus;
 use leakcheck::{Finding, Policy};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -77,18 +77,18 @@ struct Part {
     binary: Vec<Finding>,
 }
 
-fn attribute(
-    found: &[(Finding, BTreeSet<Origin>)],
-    test: &str,
-    names: &[&str],
-    exact: &HashMap<usize, String>,
-) -> Part {
+/// A batch's findings under one policy, each with what every origin made of it.
+type Found = Vec<(Finding, BTreeMap<Origin, Made>)>;
+
+fn attribute(found: &Found, test: &str, names: &[&str], exact: &HashMap<usize, String>) -> Part {
     let mut part = Part::default();
     for (finding, origins) in found {
         let mut direct = false;
         let mut by_shared = false;
         let mut others: Vec<String> = Vec::new();
-        for origin in origins {
+        // What this test's own tasks made of the finding (its own thread's first).
+        let mut made: Option<&Made> = None;
+        for (origin, what) in origins {
             match origin {
                 Origin::Test { thread, .. } if exact.get(thread).is_some_and(|t| t != test) => {}
                 Origin::Test {
@@ -98,8 +98,10 @@ fn attribute(
                 } if name_is_test(name, test) => {
                     if *shared {
                         by_shared = true;
+                        made.get_or_insert(what);
                     } else {
                         direct = true;
+                        made = Some(what);
                     }
                     if !exact.contains_key(thread) {
                         others.extend(
@@ -112,12 +114,17 @@ fn attribute(
                 }
                 Origin::Test { name, .. } if !names.iter().any(|n| name_is_test(name, n)) => {
                     // A thread named after no listed test: nobody can be named.
-                    push_new(&mut part.binary, finding);
+                    push_new(&mut part.binary, &made_by(finding, what));
                 }
-                Origin::Binary => push_new(&mut part.binary, finding),
+                Origin::Binary => push_new(&mut part.binary, &made_by(finding, what)),
                 Origin::Test { .. } => {}
             }
         }
+        // The test's copy names its own program and names, not another test's.
+        let finding = match made {
+            Some(made) => made_by(finding, made),
+            None => finding.clone(),
+        };
         if direct || by_shared {
             part.mine.push(finding.clone());
         }
@@ -125,10 +132,19 @@ fn attribute(
             part.shared.push(finding.clone());
         }
         if !others.is_empty() {
-            part.ambiguous.push((finding.clone(), others));
+            part.ambiguous.push((finding, others));
         }
     }
     part
+}
+
+/// `finding` as the tasks of one origin made it: their program, their names.
+fn made_by(finding: &Finding, made: &Made) -> Finding {
+    Finding {
+        program: made.program.clone(),
+        query: made.query.clone(),
+        ..finding.clone()
+    }
 }
 
 /// Which test each thread the main thread started ran: libtest starts one thread per
@@ -172,7 +188,7 @@ fn judge_batch(
     };
     let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     // One judgement per distinct policy: overrides may give tests different ones.
-    let mut by_policy: HashMap<String, Vec<(Finding, BTreeSet<Origin>)>> = HashMap::new();
+    let mut by_policy: HashMap<String, Found> = HashMap::new();
     let mut binary: Vec<Finding> = Vec::new();
     for case in cases {
         let policy = config.resolve(&case.name);

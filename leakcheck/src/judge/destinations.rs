@@ -4,6 +4,7 @@
 use super::findings::{FindingKey, Target};
 use super::live::Question;
 use super::probes::UdpConnect;
+use super::queries::{Lookup, Protocol};
 use super::resolver::is_resolved;
 use super::servers::loopback_form;
 use super::sockets::{Family, Proto, Transport};
@@ -44,6 +45,17 @@ impl Judge {
                     self.ask_client(pid, fd);
                 }
                 let index = self.judge_ip(event, shown, "connect", Kind::Connect, *ip, transport);
+                // What it sends later names the query; a connect elsewhere ends that.
+                let lookup = index.filter(|_| ip.port() == 53).map(|finding| Lookup {
+                    finding,
+                    protocol: Protocol::dns_over(transport),
+                });
+                if let Some(state) = self
+                    .socket_key(pid, fd)
+                    .and_then(|key| self.sockets.get_mut(&key))
+                {
+                    state.lookup = lookup;
+                }
                 if transport == Transport::Ip(Proto::Udp) {
                     // Held until what follows tells a route probe from a leak.
                     if let Some(index) = index {
@@ -66,9 +78,10 @@ impl Judge {
                 let state = self.sockets.entry((pid, fd)).or_default();
                 state.family = Some(Family::Local);
                 state.unix_peer = ok.then(|| path.clone());
+                state.lookup = None;
                 self.latest_by_fd.insert(fd, pid);
                 if !is_abstract && is_resolved(path) {
-                    self.report(
+                    let finding = self.report(
                         event,
                         shown,
                         Kind::Dns,
@@ -76,6 +89,12 @@ impl Judge {
                         "connect",
                         Target::Unix(path.clone()),
                     );
+                    if let Some(state) = self.sockets.get_mut(&(pid, fd)) {
+                        state.lookup = Some(Lookup {
+                            finding,
+                            protocol: Protocol::Varlink,
+                        });
+                    }
                 }
             }
             SockAddr::Unspec | SockAddr::Netlink => {}
@@ -112,7 +131,8 @@ impl Judge {
     /// A send's destinations, judged by the socket's family and type (from the trace):
     /// on a TCP socket without MSG_FASTOPEN the kernel ignores them, AF_UNSPEC means the
     /// sa_data's IPv4 address on an AF_INET socket and the connected peer on an AF_INET6
-    /// one. A send without a usable destination goes to the socket's peer.
+    /// one. A send without a usable destination goes to the socket's peer. Returns the
+    /// `dns` findings its destinations made (the data's questions are theirs).
     pub(super) fn judge_send(
         &mut self,
         event: &Event,
@@ -121,7 +141,8 @@ impl Judge {
         fd: i32,
         destinations: &[SockAddr],
         fastopen: bool,
-    ) {
+    ) -> Vec<usize> {
+        let mut made = Vec::new();
         let pid = event.pid;
         // Only this thread's own entry is trusted to dismiss a destination: the newest
         // entry of another thread may be another process's descriptor.
@@ -146,11 +167,13 @@ impl Judge {
                     if matches!(family, Some(Family::Local)) {
                         continue;
                     }
-                    self.judge_ip(event, shown, syscall, Kind::Send, *ip, transport);
+                    let index = self.judge_ip(event, shown, syscall, Kind::Send, *ip, transport);
+                    made.extend(index.filter(|_| ip.port() == 53));
                 }
                 SockAddr::SendUnspec(v4) => match family {
                     Some(Family::Inet) => {
-                        self.judge_unspec_v4(event, shown, syscall, *v4, transport)
+                        let index = self.judge_unspec_v4(event, shown, syscall, *v4, transport);
+                        made.extend(index.filter(|_| v4.is_some_and(|v4| v4.port() == 53)));
                     }
                     Some(Family::Inet6) => to_peer = true,
                     Some(Family::Local | Family::Other) => {}
@@ -191,10 +214,13 @@ impl Judge {
                 self.ask_descriptor(event, shown, syscall, fd, None);
             }
         }
+        made.sort_unstable();
+        made.dedup();
+        made
     }
 
     /// An AF_UNSPEC destination on an AF_INET socket: sa_data's port and address (port 0
-    /// is refused by the kernel).
+    /// is refused by the kernel). Returns the index of its finding.
     pub(super) fn judge_unspec_v4(
         &mut self,
         event: &Event,
@@ -202,21 +228,20 @@ impl Judge {
         syscall: &str,
         v4: Option<SocketAddrV4>,
         transport: Transport,
-    ) {
+    ) -> Option<usize> {
         match v4 {
-            Some(v4) if v4.port() == 0 => {}
-            Some(v4) => {
-                self.judge_ip(
-                    event,
-                    shown,
-                    syscall,
-                    Kind::Send,
-                    SocketAddr::V4(v4),
-                    transport,
-                );
-            }
+            Some(v4) if v4.port() == 0 => None,
+            Some(v4) => self.judge_ip(
+                event,
+                shown,
+                syscall,
+                Kind::Send,
+                SocketAddr::V4(v4),
+                transport,
+            ),
             None => {
-                self.judge_other_destination(event, shown, syscall, &SockAddr::SendUnspec(None))
+                self.judge_other_destination(event, shown, syscall, &SockAddr::SendUnspec(None));
+                None
             }
         }
     }

@@ -2,8 +2,9 @@
 //! that made it and what an allow entry may match; and the verdict at the end, under the
 //! policy known then.
 
+use super::makers::Made;
 use super::sockets::Transport;
-use super::{Judge, MAX_MAKERS};
+use super::Judge;
 use crate::attribution::Origin;
 use crate::event::Event;
 use crate::kind::{Kind, Severity};
@@ -11,7 +12,7 @@ use crate::leftover::Leftover;
 use crate::policy::Policy;
 use crate::syntax::Shown;
 use crate::verdict::{Finding, FindingSeverity, Verdict, VerdictKind};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 /// What a finding is about, kept until the end so that the policy (possibly one learnt
@@ -40,6 +41,8 @@ impl Judge {
         shown.quote(event.pid)
     }
 
+    /// Records an attempt: a new finding, or one more occurrence of the finding of the
+    /// same kind, destination and call. Returns the finding's index.
     pub(super) fn report(
         &mut self,
         event: &Event,
@@ -48,7 +51,7 @@ impl Judge {
         destination: Option<String>,
         syscall: &str,
         target: Target,
-    ) {
+    ) -> usize {
         let key = FindingKey {
             kind,
             destination,
@@ -58,7 +61,7 @@ impl Judge {
         if let Some(&i) = self.index.get(&key) {
             self.findings[i].occurrences += 1;
             self.add_maker(i, maker);
-            return;
+            return i;
         }
         let finding = Finding {
             kind,
@@ -70,36 +73,50 @@ impl Judge {
             trace: self.trace_text(event, shown),
             occurrences: 1,
             note: None,
-            program: None,
+            program: maker
+                .and_then(|t| self.tasks.program(t))
+                .map(|p| p.to_string()),
             location: None,
             query: None,
+            // Set with the final kind, in `finish`.
             hint: None,
         };
-        self.index.insert(key, self.findings.len());
+        let index = self.findings.len();
+        self.index.insert(key, index);
+        self.push(finding, target, maker);
+        index
+    }
+
+    /// Adds a new finding, made by task `maker`.
+    pub(super) fn push(&mut self, finding: Finding, target: Target, maker: Option<usize>) {
         self.findings.push(finding);
         self.targets.push(target);
-        self.makers.push(Some(HashSet::new()));
+        self.makers.push(Some(HashMap::new()));
+        self.first_makers.push(maker);
         self.add_maker(self.findings.len() - 1, maker);
     }
 
-    pub(super) fn add_maker(&mut self, finding: usize, maker: Option<usize>) {
-        let Some(makers) = &mut self.makers[finding] else {
-            return;
-        };
-        match maker {
-            Some(task) if makers.len() < MAX_MAKERS => {
-                makers.insert(task);
-            }
-            Some(task) if makers.contains(&task) => {}
-            _ => self.makers[finding] = None,
+    /// Finding `index` as it leaves the judge: its final kind and severity, its hint, and
+    /// its program if the trace showed it only after the attempt (under strace a new
+    /// task's first calls may come before the line that names its parent).
+    fn settled(&self, index: usize, severity: FindingSeverity) -> Finding {
+        let mut finding = self.findings[index].clone();
+        finding.severity = severity;
+        finding.kind = self.final_kind(index, finding.kind);
+        finding.hint = Some(finding.kind.hint().to_string());
+        if finding.program.is_none() {
+            finding.program = self.first_makers[index]
+                .and_then(|t| self.tasks.program(t))
+                .map(|p| p.to_string());
         }
+        finding
     }
 
     /// Records a process the program left running, which the tracer stopped: a warning
     /// by default, attributed like the process's own calls.
     pub fn leftover(&mut self, leftover: &Leftover) {
         let maker = self.tasks.task(leftover.pid);
-        self.findings.push(Finding {
+        let finding = Finding {
             kind: Kind::LeftoverProcess,
             severity: FindingSeverity::Warning,
             syscall: "exit".to_string(),
@@ -111,14 +128,14 @@ impl Judge {
             ),
             occurrences: 1,
             note: None,
-            program: None,
+            program: maker
+                .and_then(|t| self.tasks.program(t))
+                .map(|p| p.to_string()),
             location: None,
             query: None,
             hint: None,
-        });
-        self.targets.push(Target::None);
-        self.makers.push(Some(HashSet::new()));
-        self.add_maker(self.findings.len() - 1, maker);
+        };
+        self.push(finding, Target::None, maker);
     }
 
     /// Ends the run: checks the trace was complete and gives the verdict.
@@ -141,20 +158,11 @@ impl Judge {
             self.problem("the trace ended before the program did: the tracer was stopped or died");
         }
         let kept = self.kept(&self.policy);
-        let kinds: Vec<Kind> = (self.findings.iter().enumerate())
-            .map(|(i, f)| self.final_kind(i, f.kind))
-            .collect();
         let policy = &self.policy;
-        let mut findings: Vec<Finding> = Vec::with_capacity(kept.len());
-        let mut all = self.findings.into_iter().enumerate();
-        for (index, severity) in kept {
-            let Some((_, mut finding)) = all.find(|(i, _)| *i == index) else {
-                break;
-            };
-            finding.severity = severity;
-            finding.kind = kinds[index];
-            findings.push(finding);
-        }
+        let mut findings: Vec<Finding> = kept
+            .into_iter()
+            .map(|(index, severity)| self.settled(index, severity))
+            .collect();
         // Leaks before warnings; the sort is stable so trace order stays within each.
         findings.sort_by_key(|f| f.severity);
         let verdict = if findings.iter().any(|f| f.severity == FindingSeverity::Leak) {
@@ -197,22 +205,13 @@ impl Judge {
     }
 
     /// The findings that survive `policy` (with their severity), each with where the
-    /// tasks that made it come from (see [`crate::attribution`]).
-    pub fn findings_by_origin(&self, policy: &Policy) -> Vec<(Finding, BTreeSet<Origin>)> {
+    /// tasks that made it come from (see [`crate::attribution`]) and what the tasks of
+    /// each origin made of it (their program and names: a test's copy of the finding
+    /// carries its own).
+    pub fn findings_by_origin(&self, policy: &Policy) -> Vec<(Finding, BTreeMap<Origin, Made>)> {
         self.kept(policy)
             .into_iter()
-            .map(|(index, severity)| {
-                let mut finding = self.findings[index].clone();
-                finding.severity = severity;
-                finding.kind = self.final_kind(index, finding.kind);
-                let origins = match &self.makers[index] {
-                    Some(tasks) if !tasks.is_empty() => {
-                        tasks.iter().map(|&t| self.tasks.origin(t)).collect()
-                    }
-                    _ => BTreeSet::from([Origin::Binary]),
-                };
-                (finding, origins)
-            })
+            .map(|(index, severity)| (self.settled(index, severity), self.made_by_origin(index)))
             .collect()
     }
 }

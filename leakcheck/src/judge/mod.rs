@@ -8,19 +8,25 @@
 //! One concern per file: `sockets.rs` (what each descriptor is), `destinations.rs`
 //! (connects, sends, listens), `servers.rs` (the tree's own servers), `resolver.rs`
 //! (requests to a local resolver daemon), `probes.rs` (route probes), `live.rs` (questions
-//! about the live system and their answers), `findings.rs` (findings, and the verdict
-//! under the policy known at the end). This file feeds each event to them.
+//! about the live system and their answers), `queries.rs` (the names a `dns` finding's
+//! lookups asked for), `makers.rs` (the tasks that made each finding, and their program
+//! and names), `findings.rs` (findings, and the verdict under the policy known at the
+//! end). This file feeds each event to them.
 
 mod destinations;
 mod findings;
 mod live;
+mod makers;
 mod probes;
 mod proxy;
+mod queries;
 mod resolver;
 mod servers;
 mod sockets;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_finding;
 
 use crate::attribution::Tasks;
 use crate::event::{Event, EventKind, NetlinkType, ProcessEnd};
@@ -30,6 +36,7 @@ use crate::syntax::{ParseError, Shown};
 use crate::verdict::Finding;
 use findings::{FindingKey, Target};
 pub use live::{Descriptor, DescriptorQuestion, InheritedSocket, Question};
+pub use makers::Made;
 use probes::ProbeTally;
 pub use proxy::{finding_of, stream_kind};
 pub use servers::holds;
@@ -80,9 +87,8 @@ pub struct Judge {
     root: Root,
     /// Every task of the trace and its parent: which test each belongs to.
     tasks: Tasks,
-    /// For each finding, the tasks that made it; None when there were too many to keep
-    /// (then it is the binary's as a whole).
-    makers: Vec<Option<HashSet<usize>>>,
+    /// For each finding, the tasks that made it and what each made of it.
+    makers: Vec<makers::Makers>,
     /// The stand-in proxy's TCP endpoints, when the run has one.
     stand_in: Vec<SocketAddr>,
     /// Client sockets connected to the stand-in, by local address: the task (and thread)
@@ -90,6 +96,11 @@ pub struct Judge {
     clients: HashMap<SocketAddr, (usize, u32)>,
     /// The stand-in's streams, with the task that opened each (when known).
     proxy_streams: Vec<(crate::standin::Stream, Option<usize>)>,
+    /// What the lookups of each `dns` finding asked for, by finding.
+    queries: HashMap<usize, crate::query::Queries>,
+    /// The task that made each finding's first occurrence, parallel to `findings`: its
+    /// program, when the trace showed it only later.
+    first_makers: Vec<Option<usize>>,
 }
 
 /// How many distinct tasks a finding keeps before giving up on attribution.
@@ -119,6 +130,8 @@ impl Judge {
             stand_in: Vec::new(),
             clients: HashMap::new(),
             proxy_streams: Vec::new(),
+            queries: HashMap::new(),
+            first_makers: Vec::new(),
         }
     }
 
@@ -168,7 +181,7 @@ impl Judge {
                 call,
                 fd,
                 destinations,
-                payload,
+                payloads,
                 netlink_types,
                 truncated,
                 fastopen,
@@ -194,10 +207,11 @@ impl Judge {
                         Target::None,
                     );
                 }
-                self.judge_send(event, shown, syscall, *fd, destinations, *fastopen);
+                let made = self.judge_send(event, shown, syscall, *fd, destinations, *fastopen);
                 if destinations.is_empty() {
-                    self.judge_resolver_request(event, shown, syscall, *fd, payload.as_deref());
+                    self.judge_resolver_request(event, shown, syscall, *fd, payloads.first());
                 }
+                self.read_queries(pid, *fd, &made, payloads);
             }
             EventKind::Bind { fd, addr, ok } => {
                 if *ok {
@@ -276,9 +290,12 @@ impl Judge {
                     Target::None,
                 );
             }
-            EventKind::Exec { ok, .. } => {
-                if Some(pid) == self.root.pid && *ok {
-                    self.root.started = true;
+            EventKind::Exec { path, ok } => {
+                if *ok {
+                    self.tasks.exec(pid, path);
+                    if Some(pid) == self.root.pid {
+                        self.root.started = true;
+                    }
                 }
             }
             EventKind::Exit(end) => {
@@ -316,14 +333,14 @@ impl Judge {
         let raw_type = matches!(sock_type, Some(libc::SOCK_RAW | SOCK_PACKET));
         match Family::of(family) {
             Family::Inet | Family::Inet6 if raw_type => {
-                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None)
+                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None);
             }
             Family::Inet | Family::Inet6 => {
                 self.report(event, shown, Kind::IpSocket, None, "socket", Target::None);
             }
             Family::Local => {}
             Family::Other => {
-                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None)
+                self.report(event, shown, Kind::RawSocket, None, "socket", Target::None);
             }
         }
     }

@@ -15,7 +15,6 @@ use crate::attribution::Origin;
 use crate::kind::Kind;
 use crate::standin::{stream_findings, FindingKind, Recorded, Stream, StreamFinding};
 use crate::verdict::{Finding, FindingSeverity};
-use std::collections::HashSet;
 use std::net::SocketAddr;
 
 /// The kind of a stream finding.
@@ -44,7 +43,7 @@ pub fn finding_of(found: &StreamFinding, severity: FindingSeverity, pid: Option<
         program: None,
         location: None,
         query: None,
-        hint: None,
+        hint: Some(stream_kind(found.kind).hint().to_string()),
     }
 }
 
@@ -93,11 +92,11 @@ impl Judge {
             for found in stream_findings(std::slice::from_ref(&stream)) {
                 // The severity is the policy's, decided at the end like any finding's.
                 let pid = client.map(|(_, pid)| pid);
-                self.findings
-                    .push(finding_of(&found, FindingSeverity::Warning, pid));
-                self.targets.push(Target::None);
-                self.makers.push(Some(HashSet::new()));
-                self.add_maker(self.findings.len() - 1, task);
+                let mut finding = finding_of(&found, FindingSeverity::Warning, pid);
+                finding.program = task
+                    .and_then(|t| self.tasks.program(t))
+                    .map(|p| p.to_string());
+                self.push(finding, Target::None, task);
             }
             self.proxy_streams.push((stream, task));
         }

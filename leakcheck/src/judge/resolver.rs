@@ -5,6 +5,7 @@ use super::findings::Target;
 use super::Judge;
 use crate::event::Event;
 use crate::kind::Kind;
+use crate::query::daemons;
 use crate::syntax::Shown;
 
 /// Where glibc's nscd client connects: a hosts request here is a name lookup.
@@ -23,13 +24,15 @@ pub(super) fn is_resolved(path: &str) -> bool {
 impl Judge {
     /// A send without a destination on a unix socket connected to nscd: a name lookup if
     /// the request is a hosts request, or if the request cannot be read (fail closed).
+    /// The finding's query is the request's key: the first request of a lookup asks for
+    /// the hosts cache (`hosts`), the next names the host.
     pub(super) fn judge_resolver_request(
         &mut self,
         event: &Event,
         shown: Shown<'_>,
         syscall: &str,
         fd: i32,
-        payload: Option<&[u8]>,
+        payload: Option<&Vec<u8>>,
     ) {
         // Only this thread's own descriptor: another process's nscd connect on the same
         // number says nothing about this one.
@@ -44,16 +47,14 @@ impl Judge {
             return;
         }
         let path = path.clone();
-        let request_type = payload
-            .filter(|p| p.len() >= 8)
-            .map(|p| i32::from_ne_bytes([p[4], p[5], p[6], p[7]]));
+        let request_type = payload.and_then(|p| daemons::nscd_request_type(p));
         let is_hosts = match request_type {
             Some(t) => NSCD_HOST_REQUESTS.contains(&t),
             None => true,
         };
         if is_hosts {
             let dest = format!("unix:{path}");
-            self.report(
+            let finding = self.report(
                 event,
                 shown,
                 Kind::Dns,
@@ -61,6 +62,10 @@ impl Judge {
                 syscall,
                 Target::Unix(path),
             );
+            if let Some(question) = payload.and_then(|p| daemons::nscd_question(p)) {
+                let task = self.tasks.task(event.pid);
+                self.asked(finding, task, [question]);
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! number is reused, copied by dup and accept.
 
 use super::probes::UdpConnect;
+use super::queries::Lookup;
 use super::Judge;
 use crate::event::SockAddr;
 
@@ -70,6 +71,9 @@ pub(super) struct SocketState {
     pub(super) unix_peer: Option<String>,
     /// A UDP connect not yet known to be a route probe or a leak: the finding it made.
     pub(super) udp_connect: Option<UdpConnect>,
+    /// Its connect reached a resolver (port 53, systemd-resolved): the finding it made,
+    /// which what it sends names the query of.
+    pub(super) lookup: Option<Lookup>,
 }
 
 impl Judge {

@@ -5,7 +5,7 @@ use super::lex::{
 };
 use super::names;
 use super::sockaddr::{msghdr_name, parse_send_sockaddr, parse_sockaddr};
-use crate::event::{Event, EventKind, IoUringCall, NetlinkType, SendCall, SockAddr};
+use crate::event::{Event, EventKind, IoUringCall, NetlinkType, SendCall, SockAddr, PAYLOAD_MAX};
 
 /// The return value part of a line: `= 0`, `= -1 ENOENT (...)`, `= ?`.
 pub(super) struct Return<'a> {
@@ -139,7 +139,7 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 call: SendCall::Sendto,
                 fd: fd(0)?,
                 destinations,
-                payload: parse_string(buf),
+                payloads: string_payload(buf).into_iter().collect(),
                 netlink_types: netlink_types(buf),
                 truncated: false,
                 fastopen: has_fastopen(arg(3)?),
@@ -156,7 +156,7 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                 call: SendCall::Sendmsg,
                 fd: fd(0)?,
                 destinations,
-                payload: None,
+                payloads: msghdr_payload(msg).into_iter().collect(),
                 netlink_types: netlink_types(msg),
                 truncated,
                 fastopen: has_fastopen(arg(2)?),
@@ -165,6 +165,7 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
         "sendmmsg" => {
             let vec = arg(1)?;
             let mut destinations = Vec::new();
+            let mut payloads = Vec::new();
             let mut truncated = false;
             if is_pointer(vec) {
                 destinations.push(SockAddr::Undecoded(vec.to_string()));
@@ -183,13 +184,14 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
                     let hdr =
                         field(&fields, "msg_hdr").ok_or("sendmmsg element without msg_hdr")?;
                     destinations.extend(msghdr_name(hdr)?);
+                    payloads.extend(msghdr_payload(hdr));
                 }
             }
             EventKind::Send {
                 call: SendCall::Sendmmsg,
                 fd: fd(0)?,
                 destinations,
-                payload: None,
+                payloads,
                 netlink_types: netlink_types(vec),
                 truncated,
                 fastopen: has_fastopen(arg(3)?),
@@ -302,6 +304,28 @@ pub(super) fn parse_call(pid: u32, call: &str) -> Result<Event, String> {
         _ => EventKind::Nothing,
     };
     Ok(Event { pid, kind })
+}
+
+/// A send's data printed as a string (`"..."`, maybe followed by `...`): its first
+/// [`PAYLOAD_MAX`] bytes. Netlink messages and pointers are no string.
+fn string_payload(buf: &str) -> Option<Vec<u8>> {
+    if !buf.starts_with('"') {
+        return None;
+    }
+    let mut bytes = parse_string(buf)?;
+    bytes.truncate(PAYLOAD_MAX);
+    Some(bytes)
+}
+
+/// The data of a msghdr's first buffer (`msg_iov=[{iov_base="...", iov_len=N}, ...]`),
+/// when strace printed it as a string.
+fn msghdr_payload(msghdr: &str) -> Option<Vec<u8>> {
+    let fields = struct_fields(msghdr)?;
+    let iov = field(&fields, "msg_iov")?
+        .strip_prefix('[')?
+        .strip_suffix(']')?;
+    let first = split_top_level(iov, ',').into_iter().next()?;
+    string_payload(field(&struct_fields(first)?, "iov_base")?)
 }
 
 /// The descriptor a call returned; None when it failed.

@@ -8,7 +8,7 @@
 
 use super::line::{Addr, Buf, Call, Iov, Line, Msg, MsgHdr, Msgs, Ret, SockAddrBytes, Spawn};
 use super::render;
-use crate::event::{EventKind, IoUringCall, NetlinkType, SendCall, SockAddr};
+use crate::event::{EventKind, IoUringCall, NetlinkType, SendCall, SockAddr, PAYLOAD_MAX};
 use std::net::{IpAddr, SocketAddrV4};
 
 impl Line<'_> {
@@ -69,36 +69,31 @@ impl Line<'_> {
                     call: SendCall::Sendto,
                     fd: *fd,
                     destinations: address(dest, true).into_iter().collect(),
-                    payload: match buf {
-                        Buf::Text { bytes, .. } => Some(bytes.to_vec()),
-                        _ => None,
-                    },
+                    payloads: text(buf).into_iter().collect(),
                     netlink_types,
                     truncated: false,
                     fastopen: fastopen(*flags),
                 }
             }
             Call::SendMsg { fd, msg, flags } => {
-                let mut destinations = Vec::new();
-                let mut netlink_types = Vec::new();
+                let mut sent = Sent::default();
                 match msg {
-                    MsgHdr::Pointer(p) => destinations.push(pointer(*p)),
-                    MsgHdr::Read(m) => message(m, &mut destinations, &mut netlink_types),
+                    MsgHdr::Pointer(p) => sent.destinations.push(pointer(*p)),
+                    MsgHdr::Read(m) => sent.message(m),
                 }
-                send(SendCall::Sendmsg, *fd, destinations, netlink_types, *flags)
+                sent.event(SendCall::Sendmsg, *fd, *flags)
             }
             Call::SendMmsg { fd, vec, flags, .. } => {
-                let mut destinations = Vec::new();
-                let mut netlink_types = Vec::new();
+                let mut sent = Sent::default();
                 match vec {
-                    Msgs::Pointer(p) => destinations.push(pointer(*p)),
+                    Msgs::Pointer(p) => sent.destinations.push(pointer(*p)),
                     Msgs::Read(msgs) => {
                         for m in msgs.iter() {
-                            message(m, &mut destinations, &mut netlink_types);
+                            sent.message(m);
                         }
                     }
                 }
-                send(SendCall::Sendmmsg, *fd, destinations, netlink_types, *flags)
+                sent.event(SendCall::Sendmmsg, *fd, *flags)
             }
             Call::Ioctl { request, .. } => EventKind::Ioctl {
                 request: Some(*request),
@@ -160,33 +155,48 @@ fn fastopen(flags: u32) -> bool {
     flags & libc::MSG_FASTOPEN as u32 != 0
 }
 
-fn send(
-    call: SendCall,
-    fd: i32,
+/// What a sendmsg or sendmmsg carries, message by message.
+#[derive(Default)]
+struct Sent {
     destinations: Vec<SockAddr>,
+    payloads: Vec<Vec<u8>>,
     netlink_types: Vec<NetlinkType>,
-    flags: u32,
-) -> EventKind {
-    EventKind::Send {
-        call,
-        fd,
-        destinations,
-        payload: None,
-        netlink_types,
-        truncated: false,
-        fastopen: fastopen(flags),
+}
+
+impl Sent {
+    /// A msghdr's destination, and what its first buffer holds: netlink messages or
+    /// data that was read.
+    fn message(&mut self, m: &Msg) {
+        self.destinations.extend(address(&m.name, true));
+        match &m.iov {
+            Iov::First {
+                base: Buf::Netlink { bytes, protocol },
+                ..
+            } => netlink(bytes, *protocol, &mut self.netlink_types),
+            Iov::First { base, .. } => self.payloads.extend(text(base)),
+            Iov::Pointer(_) => {}
+        }
+    }
+
+    fn event(self, call: SendCall, fd: i32, flags: u32) -> EventKind {
+        EventKind::Send {
+            call,
+            fd,
+            destinations: self.destinations,
+            payloads: self.payloads,
+            netlink_types: self.netlink_types,
+            truncated: false,
+            fastopen: fastopen(flags),
+        }
     }
 }
 
-/// A msghdr's destination and the netlink messages of its first buffer.
-fn message(m: &Msg, destinations: &mut Vec<SockAddr>, netlink_types: &mut Vec<NetlinkType>) {
-    destinations.extend(address(&m.name, true));
-    if let Iov::First {
-        base: Buf::Netlink { bytes, protocol },
-        ..
-    } = &m.iov
-    {
-        netlink(bytes, *protocol, netlink_types);
+/// The data a buffer shows, when it was read (at most [`PAYLOAD_MAX`] bytes, as the
+/// parser keeps of strace's strings).
+fn text(buf: &Buf) -> Option<Vec<u8>> {
+    match buf {
+        Buf::Text { bytes, .. } => Some(bytes[..bytes.len().min(PAYLOAD_MAX)].to_vec()),
+        _ => None,
     }
 }
 

@@ -114,10 +114,11 @@ pub enum Addr {
 /// A send's data, as far as the tracer read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Buf<'a> {
-    /// Not read (an IP socket's payload is nobody's business), or unreadable.
+    /// Not read (an IP socket's payload is nobody's business, but for DNS queries), or
+    /// unreadable.
     Pointer(u64),
-    /// The first bytes, on a socket that may talk to a resolver daemon; `cut` when the
-    /// data goes on.
+    /// The first bytes, on a socket that may talk to a resolver daemon or to port 53;
+    /// `cut` when the data goes on.
     Text {
         /// The bytes read.
         bytes: Cow<'a, [u8]>,
@@ -333,7 +334,7 @@ pub enum Call<'a> {
     },
     /// A successful execve: the program it runs.
     Exec {
-        /// `/proc/PID/exe`.
+        /// The file name execve was given (`AT_EXECFN`), else `/proc/PID/exe`.
         path: Cow<'a, str>,
     },
     /// A new task (its id is the result).

@@ -219,13 +219,49 @@ fn payload_strings_round_trip() {
     };
     match both(&sendto(buf, Addr::Null)) {
         Ok(EventKind::Send {
-            payload: Some(p),
+            payloads,
             destinations,
             ..
         }) => {
-            assert_eq!(p, payload);
+            assert_eq!(payloads, [payload]);
             assert!(destinations.is_empty());
         }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn each_messages_data_round_trips() {
+    let queries: [&[u8]; 2] = [
+        b"\x9f8\x01\0\0\x01query-a",
+        b"\x9f9\x01\0\0\x01query-aaaa\"",
+    ];
+    let msgs: Vec<Msg> = queries
+        .iter()
+        .map(|q| Msg {
+            name: Addr::Null,
+            namelen: 0,
+            iov: Iov::First {
+                base: Buf::Text {
+                    bytes: Cow::Borrowed(q),
+                    cut: false,
+                },
+                len: q.len() as u64,
+            },
+            iovlen: 1,
+        })
+        .collect();
+    let line = Line::Call(
+        Call::SendMmsg {
+            fd: 3,
+            vec: Msgs::Read(&msgs),
+            vlen: 2,
+            flags: libc::MSG_NOSIGNAL as u32,
+        },
+        Ret::Unknown,
+    );
+    match both(&line) {
+        Ok(EventKind::Send { payloads, .. }) => assert_eq!(payloads, queries),
         other => panic!("{other:?}"),
     }
 }
@@ -342,12 +378,9 @@ impl Rng {
     fn msg(&mut self) -> Msg<'static> {
         let iov = match self.below(3) {
             0 => Iov::Pointer(self.next()),
+            // Netlink requests, and data to port 53 (DNS queries), have their buffer read.
             _ => Iov::First {
-                base: match self.buf() {
-                    // Only netlink requests have their buffer read.
-                    Buf::Text { .. } => Buf::Pointer(self.next()),
-                    other => other,
-                },
+                base: self.buf(),
                 len: self.below(5000),
             },
         };

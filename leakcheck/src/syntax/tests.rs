@@ -92,11 +92,11 @@ fn sendto_payload_cannot_fake_an_address() {
     match kind {
         EventKind::Send {
             destinations,
-            payload,
+            payloads,
             ..
         } => {
             assert!(destinations.is_empty());
-            assert!(payload.unwrap().starts_with(b"x\"}"));
+            assert!(payloads[0].starts_with(b"x\"}"));
         }
         other => panic!("{other:?}"),
     }

@@ -11,9 +11,10 @@
 //! every child of its thread. The traced program joins the namespaces with `setns`
 //! between fork and exec ([`Join::enter`]). Nothing of this touches the
 //! host's files: abstract unix sockets live in the network namespace, unix socket paths
-//! are not served.
+//! are not served. As with `--isolate-network`, the resolv.conf nameservers are added to
+//! `lo` so that a lookup's query is sent (and seen) there.
 
-use super::isolate::{bring_loopback_up, write_proc};
+use super::isolate::{bring_loopback_up, nameservers, write_proc, LoopbackAddresses};
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
@@ -210,8 +211,8 @@ struct Setup {
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
     hostname: Option<CString>,
-    v4: Vec<(libc::ifreq, libc::sockaddr_in)>,
-    v6: Vec<libc::in6_addr>,
+    addresses: LoopbackAddresses,
+    nameservers: LoopbackAddresses,
     tcp: Vec<(libc::sockaddr_storage, libc::socklen_t, libc::c_int)>,
     unix: Vec<(libc::sockaddr_un, libc::socklen_t)>,
 }
@@ -230,27 +231,12 @@ impl Setup {
             .map(|h| CString::new(h.as_str()))
             .transpose()
             .map_err(|_| io::Error::other("a host name with a NUL byte"))?;
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for (i, addr) in spec.addresses.iter().enumerate() {
-            match addr {
-                IpAddr::V4(ip) => {
-                    // SAFETY: zeroed C structures are valid.
-                    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-                    let label = format!("lo:lc{i}");
-                    for (dst, src) in ifr.ifr_name.iter_mut().zip(label.bytes()) {
-                        *dst = src as libc::c_char;
-                    }
-                    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-                    sin.sin_family = libc::AF_INET as libc::sa_family_t;
-                    sin.sin_addr.s_addr = u32::from_ne_bytes(ip.octets());
-                    v4.push((ifr, sin));
-                }
-                IpAddr::V6(ip) => v6.push(libc::in6_addr {
-                    s6_addr: ip.octets(),
-                }),
-            }
-        }
+        let addresses = LoopbackAddresses::new(&spec.addresses, "lc");
+        let nameservers: Vec<IpAddr> = nameservers()
+            .into_iter()
+            .filter(|ns| !spec.addresses.contains(ns))
+            .collect();
+        let nameservers = LoopbackAddresses::new(&nameservers, "ns");
         let mut tcp = Vec::new();
         for addr in &spec.tcp {
             // SAFETY: zeroed C structures are valid.
@@ -304,8 +290,8 @@ impl Setup {
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
             hostname,
-            v4,
-            v6,
+            addresses,
+            nameservers,
             tcp,
             unix,
         })
@@ -337,7 +323,9 @@ impl Setup {
                     return Err(io::Error::last_os_error());
                 }
             }
-            self.add_addresses()?;
+            self.addresses.add()?;
+            // Best effort, as in `NetworkIsolation::enter`.
+            let _ = self.nameservers.add();
             let mut next = LISTEN_FD_BASE;
             for (addr, len, family) in &self.tcp {
                 let fd = libc::socket(*family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
@@ -368,54 +356,6 @@ impl Setup {
                 }
                 listen_at(fd, (addr as *const libc::sockaddr_un).cast(), *len, next)?;
                 next += 1;
-            }
-        }
-        Ok(())
-    }
-
-    /// `ip addr add ADDR dev lo` for each canary, with ioctls.
-    unsafe fn add_addresses(&self) -> io::Result<()> {
-        // SAFETY: ioctls on prepared structures; sockets closed on every path.
-        unsafe {
-            if !self.v4.is_empty() {
-                let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                for (ifr, sin) in &self.v4 {
-                    let mut ifr = *ifr;
-                    std::ptr::copy_nonoverlapping(
-                        (sin as *const libc::sockaddr_in).cast::<u8>(),
-                        (&mut ifr.ifr_ifru as *mut libc::__c_anonymous_ifr_ifru).cast::<u8>(),
-                        std::mem::size_of::<libc::sockaddr_in>(),
-                    );
-                    if libc::ioctl(fd, libc::SIOCSIFADDR as _, &ifr) < 0 {
-                        let e = io::Error::last_os_error();
-                        libc::close(fd);
-                        return Err(e);
-                    }
-                }
-                libc::close(fd);
-            }
-            if !self.v6.is_empty() {
-                let fd = libc::socket(libc::AF_INET6, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                for addr in &self.v6 {
-                    let req = libc::in6_ifreq {
-                        ifr6_addr: *addr,
-                        ifr6_prefixlen: 128,
-                        // lo is interface 1 in a new network namespace.
-                        ifr6_ifindex: 1,
-                    };
-                    if libc::ioctl(fd, libc::SIOCSIFADDR as _, &req) < 0 {
-                        let e = io::Error::last_os_error();
-                        libc::close(fd);
-                        return Err(e);
-                    }
-                }
-                libc::close(fd);
             }
         }
         Ok(())

@@ -3,12 +3,15 @@
 //!
 //! Memory that cannot be read stays a pointer (an undecoded address, for the judge). A
 //! send's payload is read only where it matters: netlink requests (interface
-//! enumeration), and the first bytes on a socket that may talk to a resolver daemon (not
-//! an IP socket).
+//! enumeration), the first bytes on a socket that may talk to a resolver daemon (not an
+//! IP socket), and DNS queries (data to port 53: the name a `dns` finding names). Which
+//! sends go to port 53 is told by their destination or by the socket's connect, both
+//! already at hand: other sends on IP sockets cost nothing more.
 
 use super::filter::Syscall;
 use super::kernel::read_mem;
 use super::shared::SocketInfo;
+use crate::event::PAYLOAD_MAX;
 use crate::syntax::{Addr, Buf, Call, Iov, Msg, MsgHdr, Msgs, SockAddrBytes, MAX_SOCKADDR};
 use nix::unistd::Pid;
 use std::borrow::Cow;
@@ -16,8 +19,9 @@ use std::mem::{offset_of, size_of};
 
 /// How much of a netlink request is read.
 const NETLINK_MAX: usize = 4096;
-/// How much of a payload is read on a socket that may talk to a resolver daemon.
-const TEXT_MAX: usize = 64;
+/// How much of a payload is read on a socket that may talk to a resolver daemon, or
+/// to port 53: a whole request.
+const TEXT_MAX: usize = PAYLOAD_MAX;
 /// How much of a task's name is read (the kernel keeps 16 bytes with the NUL).
 const NAME_MAX: usize = 16;
 
@@ -29,6 +33,20 @@ fn word_at(b: &[u8], at: usize) -> Option<u64> {
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Whether a socket address read is an IP address with port 53: data sent there is a
+/// DNS query.
+pub(super) fn is_dns(addr: &Addr) -> bool {
+    let Addr::Read(bytes) = addr else {
+        return false;
+    };
+    let port = match i32::from(bytes.family()) {
+        libc::AF_INET => bytes.ipv4().map(|(port, _)| port),
+        libc::AF_INET6 => bytes.ipv6().map(|(port, ..)| port),
+        _ => None,
+    };
+    port == Some(53)
 }
 
 /// The fields of a `struct msghdr` the tracer reads (libc's layout of it).
@@ -101,8 +119,8 @@ impl Decoder {
     }
 
     /// A send's data: netlink messages on a netlink socket (or to a netlink address),
-    /// the first bytes on a socket that may talk to a resolver daemon, else the pointer.
-    /// The bytes are left in `into`.
+    /// the first bytes on a socket that may talk to a resolver daemon or when the data
+    /// go to port 53 (`dns`), else the pointer. The bytes are left in `into`.
     fn payload<'b>(
         pid: Pid,
         into: &'b mut Vec<u8>,
@@ -110,6 +128,7 @@ impl Decoder {
         len: u64,
         socket: Option<SocketInfo>,
         netlink: bool,
+        dns: bool,
     ) -> Buf<'b> {
         let family = socket.map(|s| i32::from(s.family));
         if netlink || family == Some(libc::AF_NETLINK) {
@@ -123,7 +142,7 @@ impl Decoder {
                     protocol,
                 };
             }
-        } else if !matches!(family, Some(libc::AF_INET | libc::AF_INET6)) {
+        } else if dns || !matches!(family, Some(libc::AF_INET | libc::AF_INET6)) {
             let want = len.min(TEXT_MAX as u64) as usize;
             if read_mem(pid, buf, want, into).is_some() {
                 return Buf::Text {
@@ -136,7 +155,7 @@ impl Decoder {
     }
 
     /// A `struct msghdr`: its name, and on a netlink socket (or to a netlink address)
-    /// the messages of its first buffer.
+    /// the messages of its first buffer; to port 53, the first bytes of that buffer.
     fn msg(&mut self, pid: Pid, f: MsgFields, socket: Option<SocketInfo>) -> Msg<'static> {
         let name = self.addr(pid, f.name, u64::from(f.namelen));
         let netlink_name = match name {
@@ -145,20 +164,30 @@ impl Decoder {
         };
         let is_netlink =
             netlink_name || socket.is_some_and(|s| i32::from(s.family) == libc::AF_NETLINK);
+        let dns = !is_netlink
+            && if f.name == 0 {
+                socket.is_some_and(|s| s.dns)
+            } else {
+                is_dns(&name)
+            };
         let mut iov = Iov::Pointer(f.iov);
-        if is_netlink
+        if (is_netlink || dns)
             && f.iovlen > 0
             && read_mem(pid, f.iov, size_of::<libc::iovec>(), &mut self.scratch).is_some()
         {
             let base = word_at(&self.scratch, offset_of!(libc::iovec, iov_base)).unwrap_or(0);
             let len = word_at(&self.scratch, offset_of!(libc::iovec, iov_len)).unwrap_or(0);
             let mut bytes = Vec::new();
-            let buf = match Decoder::payload(pid, &mut bytes, base, len, socket, true) {
+            let buf = match Decoder::payload(pid, &mut bytes, base, len, socket, is_netlink, dns) {
                 Buf::Netlink { protocol, .. } => Buf::Netlink {
                     bytes: Cow::Owned(bytes),
                     protocol,
                 },
-                _ => Buf::Pointer(base),
+                Buf::Text { cut, .. } => Buf::Text {
+                    bytes: Cow::Owned(bytes),
+                    cut,
+                },
+                Buf::Pointer(_) => Buf::Pointer(base),
             };
             iov = Iov::First { base: buf, len };
         }
@@ -186,8 +215,14 @@ impl Decoder {
                 let dest = self.addr(pid, a[4], a[5]);
                 let netlink_dest =
                     matches!(dest, Addr::Read(b) if i32::from(b.family()) == libc::AF_NETLINK);
-                let buf = if a[4] == 0 || netlink_dest {
-                    Decoder::payload(pid, &mut self.payload, a[1], a[2], socket, netlink_dest)
+                let dns = if a[4] == 0 {
+                    socket.is_some_and(|s| s.dns)
+                } else {
+                    is_dns(&dest)
+                };
+                let buf = if a[4] == 0 || netlink_dest || dns {
+                    let (buf, len) = (a[1], a[2]);
+                    Decoder::payload(pid, &mut self.payload, buf, len, socket, netlink_dest, dns)
                 } else {
                     Buf::Pointer(a[1])
                 };

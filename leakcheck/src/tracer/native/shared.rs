@@ -14,6 +14,8 @@ use std::sync::Mutex;
 pub(super) struct SocketInfo {
     pub(super) family: u16,
     pub(super) protocol: i32,
+    /// Its last connect was to port 53: what it sends is a DNS query.
+    pub(super) dns: bool,
 }
 
 /// Sockets seen created, by thread and descriptor; by descriptor alone as a fallback,
@@ -25,6 +27,24 @@ pub(super) struct Sockets {
 }
 
 impl Sockets {
+    /// `pid` connected `fd` (of `family`) to port 53, or elsewhere: whether its sends
+    /// are DNS queries. A socket the trace did not see created gets an entry when it is
+    /// a DNS one.
+    pub(super) fn connected(&mut self, pid: Pid, fd: i32, family: u16, dns: bool) {
+        let known = self.get(pid, fd as u64);
+        let info = match known {
+            Some(info) => SocketInfo { dns, ..info },
+            None if dns => SocketInfo {
+                family,
+                protocol: 0,
+                dns,
+            },
+            None => return,
+        };
+        self.by_thread.insert((pid, fd), info);
+        self.by_fd.insert(fd, info);
+    }
+
     pub(super) fn get(&self, pid: Pid, fd: u64) -> Option<SocketInfo> {
         let fd = fd as i32;
         self.by_thread

@@ -1,13 +1,13 @@
 //! The ptrace side of a run: every stop of every tracee, turned into trace lines.
 
 use super::arch;
-use super::decode::Decoder;
+use super::decode::{is_dns, Decoder};
 use super::filter::{syscall_of, Syscall};
 use super::kernel::{resume, syscall_info, SyscallInfo};
 use super::shared::{Shared, SocketInfo};
 use crate::event::ProcessEnd;
 use crate::leftover;
-use crate::syntax::{Call, Line, Ret, Spawn};
+use crate::syntax::{Addr, Call, Line, Ret, Spawn};
 use crate::tracer::run::ProgramStatus;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -56,11 +56,8 @@ impl Session<'_, '_> {
 
     /// The line of the program the task now runs (it made a successful execve).
     pub(super) fn emit_exec(&mut self, pid: Pid) {
-        let path = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
         let exec = Call::Exec {
-            path: Cow::Owned(path),
+            path: Cow::Owned(exec_path(pid)),
         };
         self.shared.emit(pid, &Line::Call(exec, Ret::Value(0)));
     }
@@ -127,10 +124,22 @@ impl Session<'_, '_> {
                 let socket = SocketInfo {
                     family: *family,
                     protocol: *protocol,
+                    dns: false,
                 };
                 if let Ok(mut sockets) = self.shared.sockets.lock() {
                     sockets.by_thread.insert((pid, rval as i32), socket);
                     sockets.by_fd.insert(rval as i32, socket);
+                }
+            }
+            Call::Connect {
+                fd,
+                addr: addr @ Addr::Read(_),
+                ..
+            } => {
+                // Whatever it returned: a send may follow a connect that is in progress.
+                let (fd, addr) = (*fd, *addr);
+                if let (Ok(mut sockets), Addr::Read(bytes)) = (self.shared.sockets.lock(), addr) {
+                    sockets.connected(pid, fd, bytes.family(), is_dns(&addr));
                 }
             }
             Call::GetSockName { name, .. } if !is_error => {
@@ -329,6 +338,51 @@ impl Session<'_, '_> {
             _ => resume(pid, libc::PTRACE_CONT, 0),
         }
     }
+}
+
+/// The program a task runs after its execve, as the call named it: the auxiliary
+/// vector's `AT_EXECFN`, the file name given to execve (what strace shows: a script, not
+/// its interpreter; `/usr/bin/python3`, not the file the link points to). Else, and for
+/// `fexecve` (`/dev/fd/N`), `/proc/PID/exe`.
+fn exec_path(pid: Pid) -> String {
+    const WORD: usize = std::mem::size_of::<usize>();
+    let execfn = std::fs::read(format!("/proc/{pid}/auxv"))
+        .ok()
+        .and_then(|auxv| {
+            auxv.chunks_exact(2 * WORD).find_map(|pair| {
+                let key = usize::from_ne_bytes(pair[..WORD].try_into().ok()?);
+                let value = usize::from_ne_bytes(pair[WORD..].try_into().ok()?);
+                (key == libc::AT_EXECFN as usize).then_some(value as u64)
+            })
+        })
+        .and_then(|at| remote_c_string(pid, at, libc::PATH_MAX as usize))
+        .filter(|path| !path.is_empty() && !path.starts_with("/dev/fd/"));
+    execfn.unwrap_or_else(|| {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// The NUL-terminated string at `at` in the tracee (at most `max` bytes), read a page
+/// at a time: a string near the end of a mapping is read up to that end only.
+fn remote_c_string(pid: Pid, mut at: u64, max: usize) -> Option<String> {
+    const PAGE: u64 = 4096;
+    let mut out = Vec::new();
+    let mut chunk = Vec::new();
+    while out.len() < max {
+        let len = (PAGE - at % PAGE).min((max - out.len()) as u64) as usize;
+        super::kernel::read_mem(pid, at, len, &mut chunk)?;
+        match chunk.iter().position(|&b| b == 0) {
+            Some(end) => {
+                out.extend_from_slice(&chunk[..end]);
+                return Some(String::from_utf8_lossy(&out).into_owned());
+            }
+            None => out.extend_from_slice(&chunk),
+        }
+        at += len as u64;
+    }
+    None
 }
 
 /// Whether task `tid` is a thread of another task's process (`Tgid` differs).
