@@ -129,6 +129,10 @@ pub fn trace(
             judge.set_stand_in(serving.tcp.clone());
             let mut joined = cmd.clone();
             joined.isolate_network = true;
+            // Tells a `#[leak_free]` test which stand-in it runs with.
+            joined
+                .env
+                .push((standin::STAND_IN_ENV.into(), serving.offer().text().into()));
             joined.sandbox = Some(serving.sandbox());
             staged = joined;
             standing = Some(serving);

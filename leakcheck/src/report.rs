@@ -238,6 +238,21 @@ pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
     out
 }
 
+/// The streams a test sent through the stand-in proxy, one line each under a heading
+/// (nothing when there are none): `  streams through the stand-in proxy:` then
+/// `    socks5 connect to example.com:80 on 127.0.0.1:9050, no credentials, ...`.
+#[cfg(target_os = "linux")]
+pub fn render_streams(streams: &[crate::standin::Stream], indent: &str) -> String {
+    let mut out = String::new();
+    if !streams.is_empty() {
+        let _ = writeln!(out, "{indent}  streams through the stand-in proxy:");
+        for stream in streams {
+            let _ = writeln!(out, "{indent}    {}", stream.summary());
+        }
+    }
+    out
+}
+
 /// A finding in one line: its kind, destination and call, e.g.
 /// `dns to 10.0.0.2:53 (connect())` (a GitHub annotation's words).
 impl fmt::Display for Finding {

@@ -7,7 +7,7 @@
 
 use super::events::{Event, Shown, TracingAlone};
 use anstyle::{AnsiColor, Style};
-use leakcheck::report::{render_verdict, BinaryReport, Outcome, TestReport};
+use leakcheck::report::{render_streams, render_verdict, BinaryReport, Outcome, TestReport};
 use leakcheck::tracer::ProgramStatus;
 use leakcheck::verdict::{Finding, FindingSeverity};
 use leakcheck::{Kind, VerdictKind};
@@ -287,12 +287,7 @@ fn failure_text(entry: &TestReport, own_failure: Option<&str>) -> String {
     if let Some(ended) = how_it_ended(entry) {
         let _ = writeln!(text, "{ended}");
         text.push_str(&render_verdict(&entry.verdict(), ""));
-        if !entry.streams.is_empty() {
-            let _ = writeln!(text, "  streams through the stand-in proxy:");
-            for stream in &entry.streams {
-                let _ = writeln!(text, "    {}", stream.summary());
-            }
-        }
+        text.push_str(&render_streams(&entry.streams, ""));
     }
     text.push_str(own_failure.unwrap_or(""));
     text
@@ -376,6 +371,7 @@ fn wrap_finished(entry: &TestReport) -> String {
     if let Some(ended) = how_it_ended(entry) {
         let _ = writeln!(text, "leakcheck: {} {}: {ended}", entry.binary, entry.name);
         text.push_str(&render_verdict(&entry.verdict(), "leakcheck: "));
+        text.push_str(&render_streams(&entry.streams, "leakcheck: "));
     } else {
         for warning in warnings(entry) {
             let _ = writeln!(text, "leakcheck: warning: {warning}");

@@ -47,7 +47,7 @@ pub use findings::{
 };
 pub use listen::Listen;
 pub use peer::{client_pid, loopback_client_pid};
-pub use plan::{Plan, Serving};
+pub use plan::{served, Offer, Plan, Serving, STAND_IN_ENV};
 pub use record::Recorded;
 pub use server::StandIn;
 pub use stream::{Command, Protocol, Raw, Reply, Stream};
