@@ -466,6 +466,8 @@ fn already_traced_runs_the_body_and_hands_over_the_policy() {
             "allow": ["127.0.0.1:1"],
             "ip": null,
             "severities": {},
+            "stand_in": null,
+            "rerun": null,
         })
     );
 }
@@ -716,4 +718,57 @@ fn the_attribute_chooses_over_the_command_lines_stand_in() {
     assert_eq!(refused["streams"][0]["reply"], "host-unreachable", "{refused:#}");
     let never = leakcheck_e2e::report_entry(&report, "tests::never_a_stand_in");
     assert!(never.get("streams").is_none(), "{never:#}");
+}
+
+/// The stand-in fixture's library test binary, built.
+fn standin_test_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "--no-run", "--lib", "--message-format", "json"])
+        .arg("--manifest-path")
+        .arg(standin_manifest());
+    scrub(&mut cmd);
+    let output = cmd.output().expect("build the fixture");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("the test binary")
+}
+
+#[test]
+fn stand_in_attribute_under_the_nextest_wrapper() {
+    let binary = standin_test_binary();
+    let wrap = |test: &str| {
+        let report = tempfile::NamedTempFile::new().expect("tempfile");
+        let mut cmd = leakcheck();
+        cmd.args(["wrap", "--isolate-network", "--report"])
+            .arg(report.path())
+            .arg("--")
+            .arg(&binary)
+            .args(["--exact", test, "--nocapture"]);
+        scrub(&mut cmd)
+            .env("CARGO_MANIFEST_DIR", tests_dir().join("fixtures/leak_free_standin"))
+            .env("CARGO_PKG_NAME", "leak_free_standin")
+            .env("NEXTEST_TEST_NAME", test);
+        let output = cmd.output().expect("run cargo leakcheck wrap");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(report.path()).unwrap_or_default())
+                .unwrap_or(serde_json::Value::Null);
+        (output, json)
+    };
+    let (output, report) = wrap("tests::answered_by_the_stand_in");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let entry = &report["tests"][0];
+    assert_eq!(entry["streams"][0]["destination"], "example.com:80", "{report:#}");
+    let (output, report) = wrap("tests::sends_its_host_name");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(report["tests"][0]["findings"][0]["kind"], "protocol-leak", "{report:#}");
+    assert!(
+        stderr.contains("leakcheck:   streams through the stand-in proxy:"),
+        "{stderr}"
+    );
 }
