@@ -8,6 +8,7 @@
 use super::events::{Event, Shown, TracingAlone};
 use anstyle::{AnsiColor, Style};
 use leakcheck::report::{render_streams, render_verdict, BinaryReport, Outcome, TestReport};
+use leakcheck::standin::Stream;
 use leakcheck::tracer::ProgramStatus;
 use leakcheck::verdict::{Finding, FindingSeverity};
 use leakcheck::{Kind, VerdictKind};
@@ -41,6 +42,9 @@ pub struct Layout {
     pub terse: bool,
     /// cargo's `-q`: no `Running ...` headers, none of leakcheck's progress lines.
     pub quiet: bool,
+    /// `--verbose`: every test's streams through the stand-in proxy under its line (a
+    /// failing test's are in its `failures:` entry anyway).
+    pub verbose: bool,
 }
 
 /// Writes the human format; keeps the counts of the binary being run.
@@ -122,16 +126,29 @@ impl Human {
                 shown,
             } => {
                 let status = self.count(entry, *own_failure);
+                let streams: &[Stream] = if self.layout.verbose {
+                    &entry.streams
+                } else {
+                    &[]
+                };
                 if self.layout.terse {
                     let _ = write!(out, "{}", self.terse_result(entry, status));
                     // On stderr after the binary's lines: not in the middle of the dots.
                     self.block.warnings.extend(
                         warnings(entry).map(|w| format!("leakcheck: warning: {}: {w}", entry.name)),
                     );
+                    self.block.warnings.extend(
+                        streams
+                            .iter()
+                            .map(|s| format!("leakcheck: stream: {}: {}", entry.name, s.summary())),
+                    );
                 } else {
                     let _ = writeln!(out, "{}", self.test_line(entry, status, shown));
                     for warning in warnings(entry) {
                         let _ = writeln!(out, "    warning: {warning}");
+                    }
+                    for stream in streams {
+                        let _ = writeln!(out, "    stream: {}", stream.summary());
                     }
                 }
             }
@@ -164,6 +181,9 @@ impl Human {
                 entry,
             } => {
                 let _ = write!(err, "{}", command_finished(command, status, entry));
+                if self.layout.verbose || entry.verdict.fails() {
+                    let _ = write!(err, "{}", render_streams(&entry.streams, "leakcheck: "));
+                }
             }
             Event::WrapFinished { entry } => {
                 let _ = write!(err, "{}", wrap_finished(entry));
@@ -323,9 +343,10 @@ fn warning_line(finding: &Finding) -> String {
     } else {
         String::new()
     };
-    if finding.kind == Kind::LeftoverProcess {
-        // Its trace line says what was left: `left sleep (pid 7) running; stopped it`.
-        return format!("{}: {}", finding.kind, finding.trace);
+    if finding.kind == Kind::LeftoverProcess || finding.kind.of_streams() {
+        // Its trace line says what was left (`left sleep (pid 7) running; stopped it`),
+        // or which stream and what is wrong with it: the destination is only the proxy.
+        return format!("{}: {}{times}", finding.kind, finding.trace);
     }
     let destination = finding
         .destination

@@ -127,8 +127,8 @@ fn run_one(
         );
         let mut attribute = None;
         let late = || {
-            let read = read_attribute_policy(attribute_file.path())?
-                .filter(|read| read.test == case.name);
+            let read =
+                read_attribute_policy(attribute_file.path())?.filter(|read| read.test == case.name);
             let late = read
                 .as_ref()
                 .map(|read| config.clone().merge(read.layer.clone()).resolve(&case.name));

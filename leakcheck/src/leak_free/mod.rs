@@ -73,9 +73,9 @@ mod rerun;
 mod spec;
 mod untraced;
 
-pub use attribute::{read_attribute_policy, AttributePolicy, ATTRIBUTE_POLICY_ENV};
 #[cfg(target_os = "linux")]
 pub use crate::standin::STAND_IN_ENV;
+pub use attribute::{read_attribute_policy, AttributePolicy, ATTRIBUTE_POLICY_ENV};
 pub use mode::{CHILD_ENV, NONCE_ENV, TRACED_ENV};
 #[cfg(target_os = "linux")]
 pub use rerun::{ISOLATE_ENV, TIMEOUT_ENV};

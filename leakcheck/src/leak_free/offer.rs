@@ -98,7 +98,10 @@ mod tests {
         // No opinion of its own: whatever the run has, unless its allow list adds
         // endpoints the stand-in does not serve.
         assert_eq!(judge(&spec(None, &[]), "t", &accept), None);
-        assert_eq!(judge(&spec(None, &["127.0.0.1:1"]), "t", &offer("off")), None);
+        assert_eq!(
+            judge(&spec(None, &["127.0.0.1:1"]), "t", &offer("off")),
+            None
+        );
         // A network or a wildcard port cannot be served: nothing is missing.
         assert_eq!(judge(&spec(None, &["10.0.0.0/8:*"]), "t", &accept), None);
         assert_eq!(judge(&spec(Some("off"), &[]), "t", &offer("off")), None);

@@ -264,7 +264,10 @@ mod tests {
             mode: Some(Mode::Refuse),
             served,
         };
-        assert_eq!(offer.text(), "refuse 127.0.0.1:9050 [::1]:9150 [::1]:9151 unix:@tor");
+        assert_eq!(
+            offer.text(),
+            "refuse 127.0.0.1:9050 [::1]:9150 [::1]:9151 unix:@tor"
+        );
         assert_eq!(Offer::parse(&offer.text()), Some(offer));
         assert_eq!(Offer::parse("off"), Some(Offer::default()));
         assert_eq!(Offer::default().text(), "off");
