@@ -715,7 +715,10 @@ fn the_attribute_chooses_over_the_command_lines_stand_in() {
         "{stdout}"
     );
     let refused = leakcheck_e2e::report_entry(&report, "tests::refused_by_the_stand_in");
-    assert_eq!(refused["streams"][0]["reply"], "host-unreachable", "{refused:#}");
+    assert_eq!(
+        refused["streams"][0]["reply"], "host-unreachable",
+        "{refused:#}"
+    );
     let never = leakcheck_e2e::report_entry(&report, "tests::never_a_stand_in");
     assert!(never.get("streams").is_none(), "{never:#}");
 }
@@ -729,7 +732,11 @@ fn standin_test_binary() -> PathBuf {
         .arg(standin_manifest());
     scrub(&mut cmd);
     let output = cmd.output().expect("build the fixture");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -749,7 +756,10 @@ fn stand_in_attribute_under_the_nextest_wrapper() {
             .arg(&binary)
             .args(["--exact", test, "--nocapture"]);
         scrub(&mut cmd)
-            .env("CARGO_MANIFEST_DIR", tests_dir().join("fixtures/leak_free_standin"))
+            .env(
+                "CARGO_MANIFEST_DIR",
+                tests_dir().join("fixtures/leak_free_standin"),
+            )
             .env("CARGO_PKG_NAME", "leak_free_standin")
             .env("NEXTEST_TEST_NAME", test);
         let output = cmd.output().expect("run cargo leakcheck wrap");
@@ -762,11 +772,17 @@ fn stand_in_attribute_under_the_nextest_wrapper() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let entry = &report["tests"][0];
-    assert_eq!(entry["streams"][0]["destination"], "example.com:80", "{report:#}");
+    assert_eq!(
+        entry["streams"][0]["destination"], "example.com:80",
+        "{report:#}"
+    );
     let (output, report) = wrap("tests::sends_its_host_name");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert_eq!(report["tests"][0]["findings"][0]["kind"], "protocol-leak", "{report:#}");
+    assert_eq!(
+        report["tests"][0]["findings"][0]["kind"], "protocol-leak",
+        "{report:#}"
+    );
     assert!(
         stderr.contains("leakcheck:   streams through the stand-in proxy:"),
         "{stderr}"
