@@ -870,8 +870,8 @@ fn the_readme_shows_what_the_demo_prints() {
     };
     assert_eq!(summary(&stderr), summary(shown), "{stderr}");
     for needle in [
-        "canary leakcheck-canary-q7x3v9 (host-name form) in the payload of socks5 connect to mail.example.com:25 on 127.0.0.1:9150, at byte 5: \"EHLO leakcheck-canary-q7x3v9\\r\\n\"",
-        "    socks5 connect to mail.example.com:25 on 127.0.0.1:9150, username \"<torS0X>0\", 30 bytes sent, reply succeeded",
+        "canary leakcheck-canary-q7x3v9.example (host-name form) in the payload of socks5 connect to mail.example.com:25 on 127.0.0.1:9150, at byte 5: \"EHLO leakcheck-canary-q7x3v9.example\\r\\n\"",
+        "    socks5 connect to mail.example.com:25 on 127.0.0.1:9150, username \"<torS0X>0\", 38 bytes sent, reply succeeded",
     ] {
         assert!(shown.contains(needle), "README: {needle}");
         assert!(stdout.contains(needle), "{needle}\n{stdout}");

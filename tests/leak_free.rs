@@ -595,9 +595,9 @@ const STANDIN_REPORT: &[(&str, &[&str], &[(&str, &str, &str)])] = &[
 const HOST_NAME_FAILURE: &[&str] = &[
     "LEAKED: 1 leak",
     "leak    protocol-leak         127.0.0.1:9050",
-    "canary leakcheck-canary-q7x3v9 (host-name form) in the payload of socks5 connect to mail.example.com:25 on 127.0.0.1:9050, at byte 5: \"EHLO leakcheck-canary-q7x3v9\\r\\n\"",
+    "canary leakcheck-canary-q7x3v9.example (host-name form) in the payload of socks5 connect to mail.example.com:25 on 127.0.0.1:9050, at byte 5: \"EHLO leakcheck-canary-q7x3v9.example\\r\\n\"",
     "streams through the stand-in proxy:",
-    "socks5 connect to mail.example.com:25 on 127.0.0.1:9050, username \"<torS0X>0\", 30 bytes sent, reply succeeded",
+    "socks5 connect to mail.example.com:25 on 127.0.0.1:9050, username \"<torS0X>0\", 38 bytes sent, reply succeeded",
 ];
 
 #[test]

@@ -40,6 +40,7 @@ mod tests;
 
 pub use canary::{
     Canaries, CanaryHit, Form, Match, Part, CANARY_HOST_NAME, CANARY_IPV4, CANARY_IPV6,
+    CANARY_SHORT_NAME,
 };
 pub use config::{Config, Identify, Limits, Mode, Peer, BAIT_NAME, PTR_ANSWER, RESOLVE_ANSWER};
 pub use findings::{
