@@ -508,3 +508,125 @@ fn smtplib_with_a_fixed_ehlo_name_is_clean() {
     );
     assert!(streams[0]["sent_bytes"].as_u64().unwrap() > 0, "{report:#}");
 }
+
+/// tests/clients/announce.c, compiled once; None (skipped) without a C compiler.
+fn announce_client() -> Option<&'static std::path::Path> {
+    static BUILT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("leakcheck-announce-{}", std::process::id()));
+        let source = leakcheck_e2e::tests_dir().join("clients/announce.c");
+        let status = std::process::Command::new("cc")
+            .args(["-O0", "-Wall", "-o"])
+            .arg(&out)
+            .arg(&source)
+            .status();
+        status.is_ok_and(|s| s.success()).then_some(out)
+    });
+    if built.is_none() {
+        missing("a C compiler (cc)", "apt-get install gcc libc6-dev");
+    }
+    built.as_deref()
+}
+
+fn strace_present() -> bool {
+    std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The announce client under `tracer`, putting its interface address in the request
+/// (`leak`) or not (`clean`).
+fn announce(tracer: &str, mode: &str) -> Option<(Option<i32>, serde_json::Value, String)> {
+    let client = announce_client()?;
+    if tracer == "strace" && !strace_present() {
+        missing("strace", "apt-get install strace");
+        return None;
+    }
+    let client = client.to_str().unwrap();
+    Some(run_argv(&["--tracer", tracer], &[client, mode]))
+}
+
+fn getifaddrs_address_in_a_request(tracer: &str) {
+    let Some((code, report, stderr)) = announce(tracer, "leak") else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        kinds(&report),
+        ["protocol-leak", "interface-enumeration"],
+        "{report:#}"
+    );
+    let leak = &report["tests"][0]["findings"][0];
+    let trace = leak["trace"].as_str().unwrap();
+    assert!(
+        trace.starts_with("canary 203.0.113.167 (dotted form) in the payload of socks5 connect to tracker.example.com:80 on 127.0.0.1:9050"),
+        "{leak:#}"
+    );
+    assert!(trace.contains("&ip=203.0.113.167 HTTP/1.0"), "{leak:#}");
+    let sent = streams(&report);
+    assert_eq!(sent.len(), 1, "{report:#}");
+    assert_eq!(sent[0]["destination"], "tracker.example.com:80");
+    assert_eq!(sent[0]["username"], "<torS0X>0");
+
+    let Some((code, report, stderr)) = announce(tracer, "clean") else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    // It asked for the addresses (a warning), and sent none of them.
+    assert_eq!(kinds(&report), ["interface-enumeration"], "{report:#}");
+    assert_eq!(report["tests"][0]["verdict"], "clean", "{report:#}");
+    assert_eq!(streams(&report)[0]["destination"], "tracker.example.com:80");
+}
+
+#[test]
+fn a_c_client_sends_its_getifaddrs_address_native() {
+    getifaddrs_address_in_a_request("native");
+}
+
+#[test]
+fn a_c_client_sends_its_getifaddrs_address_strace() {
+    getifaddrs_address_in_a_request("strace");
+}
+
+#[test]
+fn verbose_lists_every_tests_streams() {
+    let (code, stdout, stderr, _) = leakcheck_e2e::run_fixture("standin_ws", &["--verbose"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    // A clean test's stream, under its line.
+    let line = "test tests::own_credentials ... ok\n    stream: socks5 connect to example.net:80 on 127.0.0.1:9050, username \"<torS0X>0\", 37 bytes sent, reply succeeded\n";
+    assert!(stdout.contains(line), "{stdout}");
+    assert_eq!(stdout.matches("\n    stream: ").count(), 6, "{stdout}");
+    // Without it, only the failing test's, in its failures entry.
+    let (_, stdout, _, _) = leakcheck_e2e::run_fixture("standin_ws", &[]);
+    assert!(!stdout.contains("    stream: "), "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("streams through the stand-in proxy:")
+            .count(),
+        1,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn run_verbose_lists_a_clean_commands_streams() {
+    if !curl_present() {
+        missing("curl", "apt-get install curl");
+        return;
+    }
+    let script = format!("{CURL} -U u:p --socks5-hostname 127.0.0.1:9050 http://example.com/");
+    let (code, _, stderr) = run(&["--verbose"], &script);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "leakcheck:     socks5 connect to example.com:80 on 127.0.0.1:9050, username \"u\""
+        ),
+        "{stderr}"
+    );
+    let (_, _, stderr) = run(&[], &script);
+    assert!(
+        !stderr.contains("streams through the stand-in proxy"),
+        "{stderr}"
+    );
+}
