@@ -630,3 +630,72 @@ fn run_verbose_lists_a_clean_commands_streams() {
         "{stderr}"
     );
 }
+
+/// The fixture with `STANDIN_WS_INIT_STREAM` set (see its static initializer).
+fn fixture_with_init_stream(
+    which: &str,
+    args: &[&str],
+) -> (Option<i32>, String, serde_json::Value) {
+    let env = [("STANDIN_WS_INIT_STREAM", std::ffi::OsStr::new(which))];
+    let (code, stdout, stderr, report) = leakcheck_e2e::run_fixture_env("standin_ws", args, &env);
+    (code, format!("{stdout}{stderr}"), report)
+}
+
+fn destinations(streams: &serde_json::Value) -> Vec<&str> {
+    streams
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|s| s["destination"].as_str().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_list_runs_streams_are_the_binarys() {
+    for args in [&[][..], &["--per-test"]] {
+        let (code, output, report) = fixture_with_init_stream("list", args);
+        assert_eq!(code, Some(1), "{output}");
+        let binaries = report["binaries"].as_array().expect("a binary entry");
+        assert_eq!(binaries.len(), 1, "{report:#}");
+        assert_eq!(binaries[0]["binary"], "standin_ws", "{report:#}");
+        let own = destinations(&binaries[0]["streams"]);
+        assert!(!own.is_empty(), "{report:#}");
+        assert!(
+            own.iter().all(|d| *d == "list.example.com:80"),
+            "{report:#}"
+        );
+        for test in report["tests"].as_array().unwrap() {
+            let theirs = destinations(&test["streams"]);
+            assert!(!theirs.contains(&"list.example.com:80"), "{test:#}");
+        }
+        assert!(
+            output.contains("leakcheck: standin_ws: what no test can be named for:"),
+            "{output}"
+        );
+        assert!(
+            output.contains("socks5 connect to list.example.com:80 on 127.0.0.1:9050"),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_no_test_opened_in_the_batch_is_the_binarys() {
+    let (code, output, report) = fixture_with_init_stream("all", &[]);
+    assert_eq!(code, Some(1), "{output}");
+    let binaries = report["binaries"].as_array().expect("a binary entry");
+    assert_eq!(
+        destinations(&binaries[0]["streams"]),
+        ["init.example.com:80"],
+        "{report:#}"
+    );
+    // Every test's own process opens one too: its own run's.
+    for test in report["tests"].as_array().unwrap() {
+        assert!(
+            destinations(&test["streams"]).contains(&"init.example.com:80"),
+            "{test:#}"
+        );
+    }
+}

@@ -127,6 +127,11 @@ pub struct BinaryReport {
     /// The allow list that applied.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// The stand-in's streams no test opened: the `--list` runs', and those of tasks no
+    /// test started (a static initializer, a thread of the binary's own).
+    #[cfg(target_os = "linux")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub streams: Vec<crate::standin::Stream>,
 }
 
 impl BinaryReport {
@@ -137,6 +142,8 @@ impl BinaryReport {
             verdict: verdict.verdict,
             findings: verdict.findings,
             allow: verdict.allow,
+            #[cfg(target_os = "linux")]
+            streams: Vec::new(),
         }
     }
 

@@ -379,9 +379,10 @@ fn tracing_alone(why: &TracingAlone) -> String {
 /// A binary's own entry, on stderr after its `test result:` line.
 fn binary_entry(own: &BinaryReport) -> String {
     format!(
-        "leakcheck: {}: what no test can be named for:\n{}",
+        "leakcheck: {}: what no test can be named for:\n{}{}",
         own.binary,
-        render_verdict(&own.verdict(), "  ")
+        render_verdict(&own.verdict(), "  "),
+        render_streams(&own.streams, "  ")
     )
 }
 

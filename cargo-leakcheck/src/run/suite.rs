@@ -66,16 +66,7 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
     // A partition's part of a binary is no whole binary: its batch would run the rest.
     let batch_mode = !options.per_test && options.partition.is_none();
     for planned in &plan {
-        // `stand-in = true` in a package's metadata, unless the command line chose.
-        let stand_in = settings
-            .stand_in
-            .clone()
-            .or_else(|| planned.config.stand_in());
-        let settings = Settings {
-            isolate_network: settings.isolate_network || stand_in.is_some(),
-            stand_in,
-            ..settings.clone()
-        };
+        let settings = settings.for_config(&planned.config);
         binary::run(&settings, planned, batch_mode, &mut |event| {
             reporter.report(event)
         });
