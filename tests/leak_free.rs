@@ -788,3 +788,35 @@ fn stand_in_attribute_under_the_nextest_wrapper() {
         "{stderr}"
     );
 }
+
+#[test]
+fn under_cargo_leakcheck_run_every_body_runs() {
+    // `run` traces a command as a whole and runs nothing again: a test runs its body with
+    // the stand-in the command has, whatever its attribute asks for.
+    let binary = standin_test_binary();
+    let run = |extra: &[&str], test: &str| {
+        let report = tempfile::NamedTempFile::new().expect("tempfile");
+        let mut cmd = leakcheck();
+        cmd.arg("run")
+            .args(extra)
+            .args(["--allow", "127.0.0.1:9050", "--report"])
+            .arg(report.path())
+            .arg("--")
+            .arg(&binary)
+            .args([test, "--exact"]);
+        scrub(&mut cmd);
+        let output = cmd.output().expect("run cargo leakcheck run");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.code(), stdout)
+    };
+    let (code, stdout) = run(&["--stand-in"], "tests::answered_by_the_stand_in");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("test tests::answered_by_the_stand_in ... ok"),
+        "{stdout}"
+    );
+    // refuse mode asked, accept given: the body runs, and its assertion fails.
+    let (code, stdout) = run(&["--stand-in"], "tests::refused_by_the_stand_in");
+    assert_eq!(code, Some(101), "{stdout}");
+    assert!(!stdout.contains("did not run its body"), "{stdout}");
+}

@@ -31,8 +31,10 @@ pub struct Plan {
 }
 
 /// The variable that tells a traced test which stand-in its run offers ([`Offer`]'s
-/// text): set by [`crate::trace`] where a stand-in serves the run, and to `off` by
-/// `cargo leakcheck` where none does. `#[leak_free]` reads it (`leak_free::STAND_IN_ENV`).
+/// text). A runner that runs a test again when it asks for another stand-in (`cargo
+/// leakcheck`, `wrap`) sets it to `off` in the command; [`crate::trace`] then replaces it
+/// with the offer of the stand-in that serves the run, if one does. `#[leak_free]` reads
+/// it (`leak_free::STAND_IN_ENV`).
 pub const STAND_IN_ENV: &str = "LEAKCHECK_STAND_IN";
 
 /// The stand-in a run offers its tests: its mode (None: no stand-in) and the endpoints
