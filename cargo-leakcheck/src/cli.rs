@@ -288,6 +288,17 @@ struct NextestConfigArgs {
     /// Run every test in a fresh network namespace (loopback only).
     #[arg(long)]
     pub isolate_network: bool,
+    /// Serve every test a stand-in SOCKS proxy on its allowed endpoints (as
+    /// `cargo leakcheck --stand-in`; implies --isolate-network).
+    #[arg(
+        long = "stand-in",
+        value_name = "MODE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "accept",
+        value_parser = ["accept", "refuse"]
+    )]
+    pub stand_in: Option<String>,
     /// Unix-socket-only mode: creating any IPv4/IPv6 socket is a leak.
     #[arg(long)]
     pub no_ip: bool,
@@ -469,6 +480,9 @@ impl NextestConfigArgs {
             if on {
                 wrap_args.push(flag.to_string());
             }
+        }
+        if let Some(mode) = self.stand_in {
+            wrap_args.push(format!("--stand-in={mode}"));
         }
         if let Some(tracer) = self.tracer {
             wrap_args.extend(["--tracer".to_string(), tracer]);
