@@ -550,8 +550,11 @@ const STANDIN: &[(&str, &str)] = &[
     ("tests::without_credentials", "ok"),
 ];
 
+/// A stream as the report names it: proxy, destination, reply.
+type StreamSeen = (&'static str, &'static str, &'static str);
+
 /// (test, finding kinds, the streams' destinations and replies) under `cargo leakcheck`.
-const STANDIN_REPORT: &[(&str, &[&str], &[(&str, &str, &str)])] = &[
+const STANDIN_REPORT: &[(&str, &[&str], &[StreamSeen])] = &[
     (
         "tests::answered_by_the_stand_in",
         &[],
