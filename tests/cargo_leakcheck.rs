@@ -841,3 +841,70 @@ fn proc_macro_crates_tests_find_the_toolchains_libstd() {
         assert_eq!(entry["verdict"], "clean", "{entry:#}");
     }
 }
+
+/// The lines of the README's demo output that do not depend on timing: each test's
+/// line and the warning lines under it (as a sorted set: the tests finish in any
+/// order), the `test result:` and closing counts without their times.
+fn demo_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("test ") || l.starts_with("    warning: "))
+        .map(|l| {
+            let l = l.split(" finished in ").next().unwrap_or(l);
+            // A warning's pid differs from run to run.
+            match l.find(" (pid ") {
+                Some(at) if l.starts_with("    warning: ") => l[..at].to_string(),
+                _ => l.to_string(),
+            }
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+#[test]
+fn the_readme_shows_what_the_demo_prints() {
+    let readme = std::fs::read_to_string(leakcheck_e2e::tests_dir().join("../README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("running 11 tests")
+        .expect("the README's demo output");
+    let end = start
+        + readme[start..]
+            .find("```")
+            .expect("the end of the demo output");
+    let shown = &readme[start..end];
+
+    let report = tempfile::NamedTempFile::new().expect("tempfile");
+    let output = leakcheck_e2e::leakcheck()
+        .arg("--manifest-path")
+        .arg(leakcheck_e2e::tests_dir().join("../examples/demo/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(leakcheck_e2e::fixtures_target_dir())
+        .arg("--report")
+        .arg(report.path())
+        .arg("--isolate-network")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run cargo leakcheck on the demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    // The first block is the library's; the README elides parts of the failures.
+    let first = |text: &str| demo_lines(text.split("\nrunning 0 tests").next().unwrap_or(text));
+    assert_eq!(first(&stdout), first(shown), "{stdout}");
+    let summary = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("leakcheck: LEAKED."))
+            .map(|l| l.split("; finished in").next().unwrap_or(l).to_string())
+    };
+    assert_eq!(summary(&stderr), summary(shown), "{stderr}");
+    for needle in [
+        "canary leakcheck-canary-q7x3v9.example (host-name form) in the payload of socks5 connect to mail.example.com:25 on 127.0.0.1:9150, at byte 5: \"EHLO leakcheck-canary-q7x3v9.example\\r\\n\"",
+        "    socks5 connect to mail.example.com:25 on 127.0.0.1:9150, username \"<torS0X>0\", 38 bytes sent, reply succeeded",
+    ] {
+        assert!(shown.contains(needle), "README: {needle}");
+        assert!(stdout.contains(needle), "{needle}\n{stdout}");
+    }
+}

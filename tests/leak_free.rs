@@ -1,9 +1,13 @@
 //! `#[leak_free]` end to end: the fixture crate `tests/fixtures/leak_free_demo` run with
 //! plain `cargo test` (every libtest line and the failure texts), with `--ignored`, with
-//! `LEAKCHECK_ALLOW`, already traced, and under `cargo leakcheck`.
+//! `LEAKCHECK_ALLOW`, already traced, and under `cargo leakcheck`; and
+//! `tests/fixtures/leak_free_standin`, whose `#[leak_free(stand-in = ...)]` tests need the
+//! stand-in proxy, the same ways.
 //!
-//! Every network attempt of the fixture goes to loopback (a port nobody listens on, or
-//! one datagram to 127.0.0.1:53), so it runs without a network namespace.
+//! Every network attempt of the fixtures goes to loopback (a port nobody listens on, one
+//! datagram to 127.0.0.1:53, the stand-in's port), so leak_free_demo runs without a
+//! network namespace; leak_free_standin runs isolated (`LEAKCHECK_ISOLATE_NETWORK=1`,
+//! `--isolate-network`), so that its proxy port is never the host's.
 
 use leakcheck_e2e::{leakcheck, tests_dir};
 use std::collections::BTreeMap;
@@ -232,6 +236,7 @@ fn scrub(cmd: &mut Command) -> &mut Command {
         "LEAKCHECK_LEAK_FREE_NONCE",
         "LEAKCHECK_ISOLATE_NETWORK",
         "LEAKCHECK_TIMEOUT",
+        "LEAKCHECK_STAND_IN",
         "RUST_TEST_THREADS",
         "RUST_TEST_NOCAPTURE",
     ] {
@@ -243,9 +248,13 @@ fn scrub(cmd: &mut Command) -> &mut Command {
 }
 
 fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> Output {
+    cargo_test_of(&manifest(), args, env)
+}
+
+fn cargo_test_of(manifest: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.arg("test").arg("--manifest-path").arg(manifest());
+    cmd.arg("test").arg("--manifest-path").arg(manifest);
     cmd.args(args);
     scrub(&mut cmd);
     for (k, v) in env {
@@ -457,6 +466,8 @@ fn already_traced_runs_the_body_and_hands_over_the_policy() {
             "allow": ["127.0.0.1:1"],
             "ip": null,
             "severities": {},
+            "stand_in": null,
+            "rerun": null,
         })
     );
 }
@@ -517,4 +528,298 @@ fn cargo_leakcheck_agrees() {
 #[test]
 fn cargo_leakcheck_applies_the_attribute_policy() {
     compare_with_leakcheck(|name| ATTRIBUTE_DEPENDENT.contains(&name));
+}
+
+// ---- #[leak_free(stand-in = ...)]: tests/fixtures/leak_free_standin ----
+
+fn standin_manifest() -> PathBuf {
+    tests_dir().join("fixtures/leak_free_standin/Cargo.toml")
+}
+
+/// Every test of the stand-in fixture and its line under plain `cargo test` and under
+/// `cargo leakcheck --isolate-network`.
+const STANDIN: &[(&str, &str)] = &[
+    ("tests::answered_by_the_stand_in", "ok"),
+    ("tests::never_a_stand_in", "ok"),
+    ("tests::on_its_own_port", "ok"),
+    ("tests::refused_by_the_stand_in", "ok"),
+    ("tests::sends_its_host_name", "FAILED"),
+    ("tests::shares_credentials_a", "ok"),
+    ("tests::shares_credentials_b", "ok"),
+    ("tests::the_runs_stand_in", "ok"),
+    ("tests::without_credentials", "ok"),
+];
+
+/// A stream as the report names it: proxy, destination, reply.
+type StreamSeen = (&'static str, &'static str, &'static str);
+
+/// (test, finding kinds, the streams' destinations and replies) under `cargo leakcheck`.
+const STANDIN_REPORT: &[(&str, &[&str], &[StreamSeen])] = &[
+    (
+        "tests::answered_by_the_stand_in",
+        &[],
+        &[("127.0.0.1:9050", "example.com:80", "succeeded")],
+    ),
+    ("tests::never_a_stand_in", &[], &[]),
+    (
+        "tests::on_its_own_port",
+        &[],
+        &[("127.0.0.1:9150", "example.com:80", "succeeded")],
+    ),
+    (
+        "tests::refused_by_the_stand_in",
+        &[],
+        &[("127.0.0.1:9050", "example.com:80", "host-unreachable")],
+    ),
+    (
+        "tests::sends_its_host_name",
+        &["protocol-leak"],
+        &[("127.0.0.1:9050", "mail.example.com:25", "succeeded")],
+    ),
+    (
+        "tests::shares_credentials_a",
+        &["shared-isolation"],
+        &[("127.0.0.1:9050", "example.com:80", "succeeded")],
+    ),
+    (
+        "tests::shares_credentials_b",
+        &["shared-isolation"],
+        &[("127.0.0.1:9050", "example.org:80", "succeeded")],
+    ),
+    ("tests::the_runs_stand_in", &[], &[]),
+    (
+        "tests::without_credentials",
+        &["socks-no-auth"],
+        &[("127.0.0.1:9050", "example.com:80", "succeeded")],
+    ),
+];
+
+/// What a failing stand-in test shows: the finding, where the canary was, the stream.
+const HOST_NAME_FAILURE: &[&str] = &[
+    "LEAKED: 1 leak",
+    "leak    protocol-leak         127.0.0.1:9050",
+    "canary leakcheck-canary-q7x3v9.example (host-name form) in the payload of socks5 connect to mail.example.com:25 on 127.0.0.1:9050, at byte 5: \"EHLO leakcheck-canary-q7x3v9.example\\r\\n\"",
+    "streams through the stand-in proxy:",
+    "socks5 connect to mail.example.com:25 on 127.0.0.1:9050, username \"<torS0X>0\", 38 bytes sent, reply succeeded",
+];
+
+#[test]
+fn stand_in_attribute_under_cargo_test() {
+    let output = cargo_test_of(
+        &standin_manifest(),
+        &["--no-fail-fast"],
+        &[("LEAKCHECK_ISOLATE_NETWORK", "1")],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(101), "{stderr}\n{stdout}");
+    let binaries = result_lines(&stdout);
+    assert_eq!(
+        binary_with(&binaries, "tests::answered_by_the_stand_in"),
+        &expected(STANDIN),
+        "{stdout}"
+    );
+    let section = failure_section(&stdout, "tests::sends_its_host_name");
+    assert!(
+        section.contains("leak_free: `tests::sends_its_host_name`: this test leaked (the test body itself passed)."),
+        "{section}"
+    );
+    for needle in HOST_NAME_FAILURE {
+        assert!(section.contains(needle), "lacks {needle:?}:\n{section}");
+    }
+}
+
+fn leakcheck_standin(args: &[&str]) -> (Output, serde_json::Value) {
+    let report = tempfile::NamedTempFile::new().expect("tempfile");
+    let mut cmd = leakcheck();
+    cmd.arg("--manifest-path")
+        .arg(standin_manifest())
+        .arg("--target-dir")
+        .arg(fixture_target_dir())
+        .arg("--report")
+        .arg(report.path())
+        .args(args);
+    scrub(&mut cmd);
+    let output = cmd.output().expect("run cargo leakcheck on the fixture");
+    let json = serde_json::from_slice(&std::fs::read(report.path()).unwrap_or_default())
+        .unwrap_or(serde_json::Value::Null);
+    (output, json)
+}
+
+fn check_standin_report(mode: &[&str]) {
+    let mut args = vec!["--isolate-network"];
+    args.extend(mode);
+    let (output, report) = leakcheck_standin(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}\n{stdout}");
+    assert_eq!(
+        binary_with(&result_lines(&stdout), "tests::answered_by_the_stand_in"),
+        &expected(STANDIN),
+        "{stdout}"
+    );
+    let section = failure_section(&stdout, "tests::sends_its_host_name");
+    for needle in HOST_NAME_FAILURE {
+        assert!(section.contains(needle), "lacks {needle:?}:\n{section}");
+    }
+    for (name, kinds, streams) in STANDIN_REPORT {
+        let entry = leakcheck_e2e::report_entry(&report, name);
+        let found: Vec<&str> = entry["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| f["kind"].as_str().expect("kind"))
+            .collect();
+        assert_eq!(found, *kinds, "{name}: {entry:#}");
+        let got: Vec<(&str, &str, &str)> = entry["streams"]
+            .as_array()
+            .map(|s| {
+                s.iter()
+                    .map(|s| {
+                        (
+                            s["proxy"].as_str().expect("proxy"),
+                            s["destination"].as_str().expect("destination"),
+                            s["reply"].as_str().expect("reply"),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(got, *streams, "{name}: {entry:#}");
+    }
+    assert!(
+        stderr.contains("also used by leak_free_standin tests::shares_credentials_b"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stand_in_attribute_under_cargo_leakcheck() {
+    check_standin_report(&[]);
+}
+
+#[test]
+fn stand_in_attribute_under_cargo_leakcheck_per_test() {
+    check_standin_report(&["--per-test"]);
+}
+
+#[test]
+fn the_attribute_chooses_over_the_command_lines_stand_in() {
+    // `--stand-in` gives every test the stand-in in accept mode, except where the
+    // attribute says otherwise: refuse mode, none at all. The test without an opinion
+    // gets it (and fails, as it expects none).
+    let (output, report) = leakcheck_standin(&["--stand-in"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = expected(STANDIN);
+    lines.insert("tests::the_runs_stand_in".into(), "FAILED".into());
+    assert_eq!(
+        binary_with(&result_lines(&stdout), "tests::answered_by_the_stand_in"),
+        &lines,
+        "{stdout}"
+    );
+    let refused = leakcheck_e2e::report_entry(&report, "tests::refused_by_the_stand_in");
+    assert_eq!(
+        refused["streams"][0]["reply"], "host-unreachable",
+        "{refused:#}"
+    );
+    let never = leakcheck_e2e::report_entry(&report, "tests::never_a_stand_in");
+    assert!(never.get("streams").is_none(), "{never:#}");
+}
+
+/// The stand-in fixture's library test binary, built.
+fn standin_test_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "--no-run", "--lib", "--message-format", "json"])
+        .arg("--manifest-path")
+        .arg(standin_manifest());
+    scrub(&mut cmd);
+    let output = cmd.output().expect("build the fixture");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("the test binary")
+}
+
+#[test]
+fn stand_in_attribute_under_the_nextest_wrapper() {
+    let binary = standin_test_binary();
+    let wrap = |test: &str| {
+        let report = tempfile::NamedTempFile::new().expect("tempfile");
+        let mut cmd = leakcheck();
+        cmd.args(["wrap", "--isolate-network", "--report"])
+            .arg(report.path())
+            .arg("--")
+            .arg(&binary)
+            .args(["--exact", test, "--nocapture"]);
+        scrub(&mut cmd)
+            .env(
+                "CARGO_MANIFEST_DIR",
+                tests_dir().join("fixtures/leak_free_standin"),
+            )
+            .env("CARGO_PKG_NAME", "leak_free_standin")
+            .env("NEXTEST_TEST_NAME", test);
+        let output = cmd.output().expect("run cargo leakcheck wrap");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(report.path()).unwrap_or_default())
+                .unwrap_or(serde_json::Value::Null);
+        (output, json)
+    };
+    let (output, report) = wrap("tests::answered_by_the_stand_in");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let entry = &report["tests"][0];
+    assert_eq!(
+        entry["streams"][0]["destination"], "example.com:80",
+        "{report:#}"
+    );
+    let (output, report) = wrap("tests::sends_its_host_name");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        report["tests"][0]["findings"][0]["kind"], "protocol-leak",
+        "{report:#}"
+    );
+    assert!(
+        stderr.contains("leakcheck:   streams through the stand-in proxy:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn under_cargo_leakcheck_run_every_body_runs() {
+    // `run` traces a command as a whole and runs nothing again: a test runs its body with
+    // the stand-in the command has, whatever its attribute asks for.
+    let binary = standin_test_binary();
+    let run = |extra: &[&str], test: &str| {
+        let report = tempfile::NamedTempFile::new().expect("tempfile");
+        let mut cmd = leakcheck();
+        cmd.arg("run")
+            .args(extra)
+            .args(["--allow", "127.0.0.1:9050", "--report"])
+            .arg(report.path())
+            .arg("--")
+            .arg(&binary)
+            .args([test, "--exact"]);
+        scrub(&mut cmd);
+        let output = cmd.output().expect("run cargo leakcheck run");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.code(), stdout)
+    };
+    let (code, stdout) = run(&["--stand-in"], "tests::answered_by_the_stand_in");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("test tests::answered_by_the_stand_in ... ok"),
+        "{stdout}"
+    );
+    // refuse mode asked, accept given: the body runs, and its assertion fails.
+    let (code, stdout) = run(&["--stand-in"], "tests::refused_by_the_stand_in");
+    assert_eq!(code, Some(101), "{stdout}");
+    assert!(!stdout.contains("did not run its body"), "{stdout}");
 }

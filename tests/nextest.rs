@@ -284,3 +284,35 @@ fn a_list_run_that_leaks_fails_the_listing_and_still_lists() {
     assert!(stderr.contains("the test passed; it leaked"), "{stderr}");
     assert!(stderr.contains("192.0.2.1:9"), "{stderr}");
 }
+
+#[test]
+fn the_wrapper_serves_the_stand_in() {
+    // bash writes garbage to the proxy port: only the stand-in listens there.
+    let script = "exec 3<>/dev/tcp/127.0.0.1/9050 && printf 'GARBAGE\\r\\n\\r\\n' >&3 && sleep 0.3";
+    let output = wrap(
+        &["--stand-in", "--allow", "127.0.0.1:9050"],
+        &["bash", "-c", script],
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("leakcheck: warning: proxy-protocol-error: "),
+        "{stderr}"
+    );
+    // Without it, nothing answers there.
+    let output = wrap(
+        &["--isolate-network", "--allow", "127.0.0.1:9050"],
+        &["bash", "-c", script],
+    );
+    assert_ne!(output.status.code(), Some(0), "{output:?}");
+    // nextest-config hands the option to the wrapper.
+    let config = leakcheck()
+        .args(["nextest-config", "--stand-in=refuse"])
+        .output()
+        .expect("nextest-config");
+    let text = String::from_utf8_lossy(&config.stdout);
+    assert!(
+        text.contains("command = ['cargo-leakcheck', 'wrap', '--stand-in=refuse', '--']"),
+        "{text}"
+    );
+}

@@ -1,10 +1,20 @@
-//! The stand-in proxy through `cargo leakcheck run --stand-in`: real clients (curl) in
-//! the run's own network namespace, where the stand-in plays every destination. Nothing
-//! leaves the namespace: the stand-in never connects anywhere.
+//! The stand-in proxy through `cargo leakcheck run --stand-in`: real clients (curl,
+//! python3 with PySocks and smtplib, a C program) in the run's own network namespace,
+//! where the stand-in plays every destination. Nothing leaves the namespace: the stand-in
+//! never connects anywhere.
+//!
+//! A client that is not installed skips its tests with a message, unless
+//! `LEAKCHECK_E2E_STRICT=1` (set by `.ci/run`, which installs them) makes that a failure.
 
 use leakcheck_e2e::leakcheck;
 
 fn run(extra: &[&str], script: &str) -> (Option<i32>, serde_json::Value, String) {
+    run_argv(extra, &["sh", "-c", script])
+}
+
+/// `cargo leakcheck run --stand-in --leaks-only --allow 127.0.0.1:9050 EXTRA -- ARGV`: exit
+/// code, report, stderr.
+fn run_argv(extra: &[&str], argv: &[&str]) -> (Option<i32>, serde_json::Value, String) {
     let report = tempfile::NamedTempFile::new().unwrap();
     let out = leakcheck()
         .args([
@@ -17,7 +27,8 @@ fn run(extra: &[&str], script: &str) -> (Option<i32>, serde_json::Value, String)
         ])
         .arg(report.path())
         .args(extra)
-        .args(["--", "sh", "-c", script])
+        .arg("--")
+        .args(argv)
         .output()
         .unwrap();
     let json = serde_json::from_slice(&std::fs::read(report.path()).unwrap_or_default())
@@ -59,7 +70,7 @@ const CURL: &str = "curl -s --max-time 3 -o /dev/null";
 #[test]
 fn a_host_name_through_socks5h_without_credentials() {
     if !curl_present() {
-        eprintln!("skipped: curl is not installed");
+        missing("curl", "apt-get install curl");
         return;
     }
     let (code, report, stderr) = run(
@@ -80,7 +91,7 @@ fn a_host_name_through_socks5h_without_credentials() {
 #[test]
 fn credentials_are_recorded_and_isolate_the_stream() {
     if !curl_present() {
-        eprintln!("skipped: curl is not installed");
+        missing("curl", "apt-get install curl");
         return;
     }
     let (code, report, stderr) = run(
@@ -97,7 +108,7 @@ fn credentials_are_recorded_and_isolate_the_stream() {
 #[test]
 fn socks4a_sends_the_name() {
     if !curl_present() {
-        eprintln!("skipped: curl is not installed");
+        missing("curl", "apt-get install curl");
         return;
     }
     let (_, report, _) = run(
@@ -112,7 +123,7 @@ fn socks4a_sends_the_name() {
 #[test]
 fn an_address_request_is_a_proxy_ip_request() {
     if !curl_present() {
-        eprintln!("skipped: curl is not installed");
+        missing("curl", "apt-get install curl");
         return;
     }
     // An address written in the URL: nothing to resolve, and the proxy gets the address.
@@ -135,7 +146,7 @@ fn an_address_request_is_a_proxy_ip_request() {
 #[test]
 fn local_resolution_before_socks5_is_a_dns_leak() {
     if !curl_present() {
-        eprintln!("skipped: curl is not installed");
+        missing("curl", "apt-get install curl");
         return;
     }
     let (code, report, stderr) = run(
@@ -149,7 +160,7 @@ fn local_resolution_before_socks5_is_a_dns_leak() {
 #[test]
 fn the_host_name_in_a_request_is_a_protocol_leak() {
     if !curl_present() {
-        eprintln!("skipped: curl is not installed");
+        missing("curl", "apt-get install curl");
         return;
     }
     // Inside the run the host is named by a canary: a client that sends its host name
@@ -169,7 +180,7 @@ fn the_host_name_in_a_request_is_a_protocol_leak() {
 #[test]
 fn a_clean_payload_has_no_canary() {
     if !curl_present() {
-        eprintln!("skipped: curl is not installed");
+        missing("curl", "apt-get install curl");
         return;
     }
     let (code, report, stderr) = run(
@@ -183,7 +194,7 @@ fn a_clean_payload_has_no_canary() {
 #[test]
 fn refuse_mode_answers_host_unreachable() {
     if !curl_present() {
-        eprintln!("skipped: curl is not installed");
+        missing("curl", "apt-get install curl");
         return;
     }
     let report = tempfile::NamedTempFile::new().unwrap();
@@ -288,7 +299,7 @@ fn an_interface_address_in_a_request_is_a_protocol_leak() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !curl_present() || !has_ip {
-        eprintln!("skipped: curl or ip is not installed");
+        missing("curl or ip", "apt-get install curl iproute2");
         return;
     }
     // What getifaddrs() returns inside the run: the canary address on lo.
@@ -306,4 +317,385 @@ fn an_interface_address_in_a_request_is_a_protocol_leak() {
         leak["trace"].as_str().unwrap().contains("203.0.113.167"),
         "{leak:#}"
     );
+}
+
+/// Whether a test that needs a missing tool fails rather than skips (`.ci/run` installs
+/// every tool these tests use).
+fn strict() -> bool {
+    std::env::var_os("LEAKCHECK_E2E_STRICT").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Skips (or, strict, fails) a test whose tool is missing.
+fn missing(what: &str, install: &str) {
+    if strict() {
+        panic!("{what} is missing and LEAKCHECK_E2E_STRICT is set: {install}");
+    }
+    eprintln!("skipped: {what} is missing ({install})");
+}
+
+/// A python3 that has PySocks (Debian's `python3-socks`): Debian's own first, since the
+/// `python3` on PATH may be another one without it.
+fn pysocks_python() -> Option<&'static str> {
+    static FOUND: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        ["/usr/bin/python3", "python3"].into_iter().find(|python| {
+            std::process::Command::new(python)
+                .args(["-c", "import socks"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    })
+}
+
+/// What the Python clients share: a SOCKS client of PySocks, fetching `/` from a host
+/// through 127.0.0.1:9050, and smtplib through it. The scripts end with status 0 whatever
+/// the client met: the verdict is what is checked.
+const PY_CLIENTS: &str = r#"
+import smtplib, socks, sys
+
+def fetch(kind, rdns, host, creds=(None, None)):
+    s = socks.socksocket()
+    s.set_proxy(kind, "127.0.0.1", 9050, rdns=rdns, username=creds[0], password=creds[1])
+    s.settimeout(5)
+    try:
+        s.connect((host, 80))
+        s.sendall(b"GET / HTTP/1.0\r\nHost: example.com\r\n\r\n")
+        s.recv(100)
+    except Exception as e:
+        print("client:", repr(e), file=sys.stderr)
+    finally:
+        s.close()
+
+class ProxiedSMTP(smtplib.SMTP):
+    def _get_socket(self, host, port, timeout):
+        return socks.create_connection(
+            (host, port), timeout, proxy_type=socks.SOCKS5, proxy_addr="127.0.0.1",
+            proxy_port=9050, proxy_rdns=True, proxy_username="<torS0X>0",
+            proxy_password="id-mail")
+
+def mail(local_hostname):
+    try:
+        smtp = ProxiedSMTP("mail.example.com", 25, local_hostname=local_hostname, timeout=5)
+        smtp.ehlo()
+        smtp.quit()
+    except Exception as e:
+        print("client:", repr(e), file=sys.stderr)
+"#;
+
+/// Runs `call` (a line of Python after [`PY_CLIENTS`]) under the stand-in; None when
+/// PySocks is missing.
+fn python(call: &str) -> Option<(Option<i32>, serde_json::Value, String)> {
+    let Some(python) = pysocks_python() else {
+        missing(
+            "python3 with PySocks",
+            "apt-get install python3-socks (Debian's /usr/bin/python3)",
+        );
+        return None;
+    };
+    let script = format!("{PY_CLIENTS}\n{call}\n");
+    Some(run_argv(&[], &[python, "-c", &script]))
+}
+
+#[test]
+fn pysocks_with_rdns_sends_the_name() {
+    let Some((code, report, stderr)) = python("fetch(socks.SOCKS5, True, 'example.com')") else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(kinds(&report), ["socks-no-auth"], "{report:#}");
+    let streams = streams(&report);
+    assert_eq!(streams.len(), 1, "{report:#}");
+    assert_eq!(streams[0]["protocol"], "socks5");
+    assert_eq!(streams[0]["destination"], "example.com:80");
+    assert!(streams[0].get("username").is_none(), "{report:#}");
+}
+
+#[test]
+fn pysocks_without_rdns_resolves_locally() {
+    let Some((code, report, stderr)) = python("fetch(socks.SOCKS5, False, 'example.com')") else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(kinds(&report).contains(&"dns".to_string()), "{report:#}");
+}
+
+#[test]
+fn pysocks_without_rdns_gives_the_proxy_an_address() {
+    let Some((code, report, stderr)) = python("fetch(socks.SOCKS5, False, '192.0.2.7')") else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        kinds(&report),
+        ["proxy-ip-request", "socks-no-auth"],
+        "{report:#}"
+    );
+    assert_eq!(
+        streams(&report)[0]["destination"],
+        "192.0.2.7:80",
+        "{report:#}"
+    );
+}
+
+#[test]
+fn pysocks_with_credentials_isolates_the_stream() {
+    let call = "fetch(socks.SOCKS5, True, 'example.com', ('<torS0X>0', 'id-py'))";
+    let Some((code, report, stderr)) = python(call) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(kinds(&report).is_empty(), "{report:#}");
+    let streams = streams(&report);
+    assert_eq!(streams[0]["username"], "<torS0X>0", "{report:#}");
+    assert_eq!(streams[0]["password"], "id-py", "{report:#}");
+}
+
+#[test]
+fn pysocks_socks4a_sends_the_name() {
+    let Some((_, report, stderr)) = python("fetch(socks.SOCKS4, True, 'example.com')") else {
+        return;
+    };
+    let streams = streams(&report);
+    assert_eq!(streams.len(), 1, "{report:#}\n{stderr}");
+    assert_eq!(streams[0]["protocol"], "socks4a", "{report:#}");
+    assert_eq!(streams[0]["destination"], "example.com:80", "{report:#}");
+}
+
+#[test]
+fn smtplib_ehlo_carries_the_host_name() {
+    // smtplib's default EHLO argument is socket.getfqdn(), the host's own name when it
+    // holds a dot (the canary does); a DNS lookup for it too.
+    let Some((code, report, stderr)) = python("mail(None)") else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        kinds(&report).contains(&"protocol-leak".to_string()),
+        "{report:#}"
+    );
+    let leak = report["tests"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "protocol-leak")
+        .unwrap();
+    assert!(
+        leak["trace"]
+            .as_str()
+            .unwrap()
+            .contains("ehlo leakcheck-canary-q7x3v9.example"),
+        "{leak:#}"
+    );
+    let streams = streams(&report);
+    assert_eq!(
+        streams[0]["destination"], "mail.example.com:25",
+        "{report:#}"
+    );
+    assert!(stderr.contains("protocol-leak"), "{stderr}");
+}
+
+#[test]
+fn smtplib_with_a_fixed_ehlo_name_is_clean() {
+    let Some((code, report, stderr)) = python("mail('localhost')") else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(kinds(&report).is_empty(), "{report:#}");
+    let streams = streams(&report);
+    assert_eq!(
+        streams[0]["destination"], "mail.example.com:25",
+        "{report:#}"
+    );
+    assert!(streams[0]["sent_bytes"].as_u64().unwrap() > 0, "{report:#}");
+}
+
+/// tests/clients/announce.c, compiled once; None (skipped) without a C compiler.
+fn announce_client() -> Option<&'static std::path::Path> {
+    static BUILT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("leakcheck-announce-{}", std::process::id()));
+        let source = leakcheck_e2e::tests_dir().join("clients/announce.c");
+        let status = std::process::Command::new("cc")
+            .args(["-O0", "-Wall", "-o"])
+            .arg(&out)
+            .arg(&source)
+            .status();
+        status.is_ok_and(|s| s.success()).then_some(out)
+    });
+    if built.is_none() {
+        missing("a C compiler (cc)", "apt-get install gcc libc6-dev");
+    }
+    built.as_deref()
+}
+
+fn strace_present() -> bool {
+    std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The announce client under `tracer`, putting its interface address in the request
+/// (`leak`) or not (`clean`).
+fn announce(tracer: &str, mode: &str) -> Option<(Option<i32>, serde_json::Value, String)> {
+    let client = announce_client()?;
+    if tracer == "strace" && !strace_present() {
+        missing("strace", "apt-get install strace");
+        return None;
+    }
+    let client = client.to_str().unwrap();
+    Some(run_argv(&["--tracer", tracer], &[client, mode]))
+}
+
+fn getifaddrs_address_in_a_request(tracer: &str) {
+    let Some((code, report, stderr)) = announce(tracer, "leak") else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        kinds(&report),
+        ["protocol-leak", "interface-enumeration"],
+        "{report:#}"
+    );
+    let leak = &report["tests"][0]["findings"][0];
+    let trace = leak["trace"].as_str().unwrap();
+    assert!(
+        trace.starts_with("canary 203.0.113.167 (dotted form) in the payload of socks5 connect to tracker.example.com:80 on 127.0.0.1:9050"),
+        "{leak:#}"
+    );
+    assert!(trace.contains("&ip=203.0.113.167 HTTP/1.0"), "{leak:#}");
+    let sent = streams(&report);
+    assert_eq!(sent.len(), 1, "{report:#}");
+    assert_eq!(sent[0]["destination"], "tracker.example.com:80");
+    assert_eq!(sent[0]["username"], "<torS0X>0");
+
+    let Some((code, report, stderr)) = announce(tracer, "clean") else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    // It asked for the addresses (a warning), and sent none of them.
+    assert_eq!(kinds(&report), ["interface-enumeration"], "{report:#}");
+    assert_eq!(report["tests"][0]["verdict"], "clean", "{report:#}");
+    assert_eq!(streams(&report)[0]["destination"], "tracker.example.com:80");
+}
+
+#[test]
+fn a_c_client_sends_its_getifaddrs_address_native() {
+    getifaddrs_address_in_a_request("native");
+}
+
+#[test]
+fn a_c_client_sends_its_getifaddrs_address_strace() {
+    getifaddrs_address_in_a_request("strace");
+}
+
+#[test]
+fn verbose_lists_every_tests_streams() {
+    let (code, stdout, stderr, _) = leakcheck_e2e::run_fixture("standin_ws", &["--verbose"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    // A clean test's stream, under its line.
+    let line = "test tests::own_credentials ... ok\n    stream: socks5 connect to example.net:80 on 127.0.0.1:9050, username \"<torS0X>0\", 37 bytes sent, reply succeeded\n";
+    assert!(stdout.contains(line), "{stdout}");
+    assert_eq!(stdout.matches("\n    stream: ").count(), 6, "{stdout}");
+    // Without it, only the failing test's, in its failures entry.
+    let (_, stdout, _, _) = leakcheck_e2e::run_fixture("standin_ws", &[]);
+    assert!(!stdout.contains("    stream: "), "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("streams through the stand-in proxy:")
+            .count(),
+        1,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn run_verbose_lists_a_clean_commands_streams() {
+    if !curl_present() {
+        missing("curl", "apt-get install curl");
+        return;
+    }
+    let script = format!("{CURL} -U u:p --socks5-hostname 127.0.0.1:9050 http://example.com/");
+    let (code, _, stderr) = run(&["--verbose"], &script);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "leakcheck:     socks5 connect to example.com:80 on 127.0.0.1:9050, username \"u\""
+        ),
+        "{stderr}"
+    );
+    let (_, _, stderr) = run(&[], &script);
+    assert!(
+        !stderr.contains("streams through the stand-in proxy"),
+        "{stderr}"
+    );
+}
+
+/// The fixture with `STANDIN_WS_INIT_STREAM` set (see its static initializer).
+fn fixture_with_init_stream(
+    which: &str,
+    args: &[&str],
+) -> (Option<i32>, String, serde_json::Value) {
+    let env = [("STANDIN_WS_INIT_STREAM", std::ffi::OsStr::new(which))];
+    let (code, stdout, stderr, report) = leakcheck_e2e::run_fixture_env("standin_ws", args, &env);
+    (code, format!("{stdout}{stderr}"), report)
+}
+
+fn destinations(streams: &serde_json::Value) -> Vec<&str> {
+    streams
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|s| s["destination"].as_str().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_list_runs_streams_are_the_binarys() {
+    for args in [&[][..], &["--per-test"]] {
+        let (code, output, report) = fixture_with_init_stream("list", args);
+        assert_eq!(code, Some(1), "{output}");
+        let binaries = report["binaries"].as_array().expect("a binary entry");
+        assert_eq!(binaries.len(), 1, "{report:#}");
+        assert_eq!(binaries[0]["binary"], "standin_ws", "{report:#}");
+        let own = destinations(&binaries[0]["streams"]);
+        assert!(!own.is_empty(), "{report:#}");
+        assert!(
+            own.iter().all(|d| *d == "list.example.com:80"),
+            "{report:#}"
+        );
+        for test in report["tests"].as_array().unwrap() {
+            let theirs = destinations(&test["streams"]);
+            assert!(!theirs.contains(&"list.example.com:80"), "{test:#}");
+        }
+        assert!(
+            output.contains("leakcheck: standin_ws: what no test can be named for:"),
+            "{output}"
+        );
+        assert!(
+            output.contains("socks5 connect to list.example.com:80 on 127.0.0.1:9050"),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_no_test_opened_in_the_batch_is_the_binarys() {
+    let (code, output, report) = fixture_with_init_stream("all", &[]);
+    assert_eq!(code, Some(1), "{output}");
+    let binaries = report["binaries"].as_array().expect("a binary entry");
+    assert_eq!(
+        destinations(&binaries[0]["streams"]),
+        ["init.example.com:80"],
+        "{report:#}"
+    );
+    // Every test's own process opens one too: its own run's.
+    for test in report["tests"].as_array().unwrap() {
+        assert!(
+            destinations(&test["streams"]).contains(&"init.example.com:80"),
+            "{test:#}"
+        );
+    }
 }

@@ -129,6 +129,10 @@ struct TestArgs {
     /// Do not print cargo's lines; libtest's terse lines (`cargo test -q`).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// List every test's streams through the stand-in proxy under its line (by default
+    /// only a failing test's, in its `failures:` entry).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
     /// Run every test in its own traced process from the start. By default each test
     /// binary is first traced once as a whole, and its tests are re-run one process each
     /// only when that trace has a finding (verdicts are the same either way).
@@ -252,6 +256,10 @@ struct RunArgs {
     /// second after the command exited are stopped and reported as leftover-process.
     #[arg(long)]
     pub keep_leftovers: bool,
+    /// List the command's streams through the stand-in proxy (by default only when its
+    /// verdict fails).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
     /// The command to trace, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -280,6 +288,17 @@ struct NextestConfigArgs {
     /// Run every test in a fresh network namespace (loopback only).
     #[arg(long)]
     pub isolate_network: bool,
+    /// Serve every test a stand-in SOCKS proxy on its allowed endpoints (as
+    /// `cargo leakcheck --stand-in`; implies --isolate-network).
+    #[arg(
+        long = "stand-in",
+        value_name = "MODE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "accept",
+        value_parser = ["accept", "refuse"]
+    )]
+    pub stand_in: Option<String>,
     /// Unix-socket-only mode: creating any IPv4/IPv6 socket is a leak.
     #[arg(long)]
     pub no_ip: bool,
@@ -369,6 +388,7 @@ impl TestArgs {
             leaks_only: self.policy.leaks_only,
             terse: selection.terse.unwrap_or(self.quiet),
             quiet: self.quiet,
+            verbose: self.verbose,
         };
         let options = TestOptions {
             build,
@@ -412,6 +432,7 @@ impl RunArgs {
         let output = ReporterOptions {
             report: self.policy.report.clone(),
             leaks_only: self.policy.leaks_only,
+            verbose: self.verbose,
             ..ReporterOptions::default()
         };
         let options = CommandOptions {
@@ -459,6 +480,9 @@ impl NextestConfigArgs {
             if on {
                 wrap_args.push(flag.to_string());
             }
+        }
+        if let Some(mode) = self.stand_in {
+            wrap_args.push(format!("--stand-in={mode}"));
         }
         if let Some(tracer) = self.tracer {
             wrap_args.extend(["--tracer".to_string(), tracer]);

@@ -26,3 +26,8 @@ pub const KIND_NAMES: [&str; 15] = [
 /// The values a kind may be set to, from the most lenient: ignore it, report it as a
 /// warning, fail the test on it (`leakcheck::Severity`).
 pub const SEVERITY_NAMES: [&str; 3] = ["allow", "warn", "deny"];
+
+/// The modes of the stand-in proxy (`stand-in = "accept" | "refuse"`; `true` means
+/// `"accept"`), as the metadata, `--stand-in=MODE` and `#[leak_free(stand-in = ...)]`
+/// spell them (`leakcheck::standin::Mode`).
+pub const STAND_IN_MODES: [&str; 2] = ["accept", "refuse"];

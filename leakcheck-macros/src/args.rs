@@ -1,9 +1,10 @@
-//! The arguments of `#[leak_free(...)]`: `allow = [...]`, `ip = bool`, `<kind> = "severity"`.
+//! The arguments of `#[leak_free(...)]`: `allow = [...]`, `ip = bool`, `<kind> = "severity"`,
+//! `stand-in = true | false | "accept" | "refuse"`.
 
-use leakcheck_core::{Endpoint, KIND_NAMES, SEVERITY_NAMES};
+use leakcheck_core::{Endpoint, KIND_NAMES, SEVERITY_NAMES, STAND_IN_MODES};
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::{LitBool, LitStr, Token};
+use syn::{Lit, LitBool, LitStr, Token};
 
 /// What the attribute says, checked.
 #[derive(Default)]
@@ -14,13 +15,17 @@ pub struct Args {
     pub ip: Option<bool>,
     /// `<kind> = "allow"|"warn"|"deny"`, kind names normalised to kebab-case.
     pub severities: Vec<(String, String)>,
+    /// `stand-in = ...`: `"accept"` (also `true`), `"refuse"`, or `"off"` (`false`: no
+    /// stand-in for this test, whatever the metadata says).
+    pub stand_in: Option<String>,
 }
 
 fn expected_keys() -> String {
     let kinds: Vec<String> = KIND_NAMES.iter().map(|k| format!("`{k}`")).collect();
     format!(
-        "expected `allow = [\"127.0.0.1:9050\", ...]`, `ip = true|false`, or a leak kind \
-         set to \"allow\", \"warn\" or \"deny\" ({})",
+        "expected `allow = [\"127.0.0.1:9050\", ...]`, `ip = true|false`, \
+         `stand-in = true|false|\"accept\"|\"refuse\"`, or a leak kind set to \"allow\", \
+         \"warn\" or \"deny\" ({})",
         kinds.join(", ")
     )
 }
@@ -92,6 +97,27 @@ impl Parse for Args {
                         syn::Error::new(e.span(), "expected `ip = true` or `ip = false`")
                     })?;
                     args.ip = Some(lit.value);
+                }
+                "stand-in" => {
+                    let expected = "expected `stand-in = true` (the stand-in proxy plays every \
+                                    destination), `stand-in = \"refuse\"` (it answers as Tor \
+                                    does when it cannot reach one) or `stand-in = false`";
+                    let lit: Lit = input
+                        .parse()
+                        .map_err(|e| syn::Error::new(e.span(), expected))?;
+                    let mode = match &lit {
+                        Lit::Bool(b) if b.value => "accept".to_string(),
+                        Lit::Bool(_) => "off".to_string(),
+                        Lit::Str(s) if STAND_IN_MODES.contains(&s.value().as_str()) => s.value(),
+                        Lit::Str(s) => {
+                            return Err(syn::Error::new(
+                                s.span(),
+                                format!("unknown stand-in mode {:?}: {expected}", s.value()),
+                            ))
+                        }
+                        other => return Err(syn::Error::new(other.span(), expected)),
+                    };
+                    args.stand_in = Some(mode);
                 }
                 kind if KIND_NAMES.contains(&kind) => {
                     let lit: LitStr = input.parse().map_err(|e| {

@@ -44,7 +44,11 @@ use syn::{AttrStyle, Attribute, ItemFn, ReturnType, Type};
 /// - `<kind> = "allow" | "warn" | "deny"` for any leak kind (`connect`, `send`, `dns`,
 ///   `ip-socket`, `raw-socket`, `untraceable`, `interface-enumeration`, `listen`,
 ///   `route-probe`, `leftover-process`, `protocol-leak`, `proxy-ip-request`, `socks-no-auth`,
-///   `shared-isolation`, `proxy-protocol-error`).
+///   `shared-isolation`, `proxy-protocol-error`);
+/// - `stand-in = true | "accept" | "refuse" | false`: the test runs with leakcheck's
+///   stand-in proxy serving its allowed endpoints, in a network namespace of its own
+///   (implied), and its streams are judged (`protocol-leak`, `socks-no-auth`, ...);
+///   `false` runs it without one whatever the metadata's `stand-in` says.
 ///
 /// It composes with `#[test]`, `#[tokio::test]` (above or below it), `#[rstest]` with
 /// `#[case]`s, `#[serial]` and `#[test_log::test]`. It is a compile error on an
@@ -246,6 +250,10 @@ fn expand(args: Args, attr_tokens: TokenStream2, mut func: ItemFn) -> syn::Resul
         None => quote!(::core::option::Option::None),
     };
     let severity_pairs = args.severities.iter().map(|(k, v)| quote!((#k, #v)));
+    let stand_in = match &args.stand_in {
+        Some(mode) => quote!(::core::option::Option::Some(#mode)),
+        None => quote!(::core::option::Option::None),
+    };
     let spec = quote! {
         static __LEAKCHECK_LEAK_FREE: ::leakcheck::leak_free::Spec = ::leakcheck::leak_free::Spec {
             module_path: ::core::module_path!(),
@@ -255,6 +263,7 @@ fn expand(args: Args, attr_tokens: TokenStream2, mut func: ItemFn) -> syn::Resul
             allow: &[#(#allow),*],
             ip: #ip,
             severities: &[#(#severity_pairs),*],
+            stand_in: #stand_in,
             should_panic: #should_panic,
         };
     };

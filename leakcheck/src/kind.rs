@@ -84,6 +84,19 @@ impl Kind {
         }
     }
 
+    /// Whether the stand-in proxy's streams make this kind (then a finding's `trace` is
+    /// the stream and what is wrong with it, and its destination is the proxy's).
+    pub fn of_streams(self) -> bool {
+        matches!(
+            self,
+            Kind::ProtocolLeak
+                | Kind::ProxyIpRequest
+                | Kind::SocksNoAuth
+                | Kind::SharedIsolation
+                | Kind::ProxyProtocolError
+        )
+    }
+
     /// The severity a kind has when the policy does not say otherwise.
     pub fn default_severity(self) -> Severity {
         match self {

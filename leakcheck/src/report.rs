@@ -127,6 +127,11 @@ pub struct BinaryReport {
     /// The allow list that applied.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// The stand-in's streams no test opened: the `--list` runs', and those of tasks no
+    /// test started (a static initializer, a thread of the binary's own).
+    #[cfg(target_os = "linux")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub streams: Vec<crate::standin::Stream>,
 }
 
 impl BinaryReport {
@@ -137,6 +142,8 @@ impl BinaryReport {
             verdict: verdict.verdict,
             findings: verdict.findings,
             allow: verdict.allow,
+            #[cfg(target_os = "linux")]
+            streams: Vec::new(),
         }
     }
 
@@ -254,6 +261,21 @@ pub fn render_verdict(verdict: &Verdict, indent: &str) -> String {
             verdict.allow.join(", ")
         };
         let _ = writeln!(out, "{indent}  allow list in force: {allow}");
+    }
+    out
+}
+
+/// The streams a test sent through the stand-in proxy, one line each under a heading
+/// (nothing when there are none): `  streams through the stand-in proxy:` then
+/// `    socks5 connect to example.com:80 on 127.0.0.1:9050, no credentials, ...`.
+#[cfg(target_os = "linux")]
+pub fn render_streams(streams: &[crate::standin::Stream], indent: &str) -> String {
+    let mut out = String::new();
+    if !streams.is_empty() {
+        let _ = writeln!(out, "{indent}  streams through the stand-in proxy:");
+        for stream in streams {
+            let _ = writeln!(out, "{indent}    {}", stream.summary());
+        }
     }
     out
 }

@@ -7,7 +7,8 @@
 
 use super::events::{Event, Shown, TracingAlone};
 use anstyle::{AnsiColor, Style};
-use leakcheck::report::{render_verdict, BinaryReport, Outcome, TestReport};
+use leakcheck::report::{render_streams, render_verdict, BinaryReport, Outcome, TestReport};
+use leakcheck::standin::Stream;
 use leakcheck::tracer::ProgramStatus;
 use leakcheck::verdict::{Finding, FindingSeverity};
 use leakcheck::{Kind, VerdictKind};
@@ -41,6 +42,9 @@ pub struct Layout {
     pub terse: bool,
     /// cargo's `-q`: no `Running ...` headers, none of leakcheck's progress lines.
     pub quiet: bool,
+    /// `--verbose`: every test's streams through the stand-in proxy under its line (a
+    /// failing test's are in its `failures:` entry anyway).
+    pub verbose: bool,
 }
 
 /// Writes the human format; keeps the counts of the binary being run.
@@ -122,16 +126,29 @@ impl Human {
                 shown,
             } => {
                 let status = self.count(entry, *own_failure);
+                let streams: &[Stream] = if self.layout.verbose {
+                    &entry.streams
+                } else {
+                    &[]
+                };
                 if self.layout.terse {
                     let _ = write!(out, "{}", self.terse_result(entry, status));
                     // On stderr after the binary's lines: not in the middle of the dots.
                     self.block.warnings.extend(
                         warnings(entry).map(|w| format!("leakcheck: warning: {}: {w}", entry.name)),
                     );
+                    self.block.warnings.extend(
+                        streams
+                            .iter()
+                            .map(|s| format!("leakcheck: stream: {}: {}", entry.name, s.summary())),
+                    );
                 } else {
                     let _ = writeln!(out, "{}", self.test_line(entry, status, shown));
                     for warning in warnings(entry) {
                         let _ = writeln!(out, "    warning: {warning}");
+                    }
+                    for stream in streams {
+                        let _ = writeln!(out, "    stream: {}", stream.summary());
                     }
                 }
             }
@@ -164,6 +181,9 @@ impl Human {
                 entry,
             } => {
                 let _ = write!(err, "{}", command_finished(command, status, entry));
+                if self.layout.verbose || entry.verdict.fails() {
+                    let _ = write!(err, "{}", render_streams(&entry.streams, "leakcheck: "));
+                }
             }
             Event::WrapFinished { entry } => {
                 let _ = write!(err, "{}", wrap_finished(entry));
@@ -287,12 +307,7 @@ fn failure_text(entry: &TestReport, own_failure: Option<&str>) -> String {
     if let Some(ended) = how_it_ended(entry) {
         let _ = writeln!(text, "{ended}");
         text.push_str(&render_verdict(&entry.verdict(), ""));
-        if !entry.streams.is_empty() {
-            let _ = writeln!(text, "  streams through the stand-in proxy:");
-            for stream in &entry.streams {
-                let _ = writeln!(text, "    {}", stream.summary());
-            }
-        }
+        text.push_str(&render_streams(&entry.streams, ""));
     }
     text.push_str(own_failure.unwrap_or(""));
     text
@@ -328,9 +343,10 @@ fn warning_line(finding: &Finding) -> String {
     } else {
         String::new()
     };
-    if finding.kind == Kind::LeftoverProcess {
-        // Its trace line says what was left: `left sleep (pid 7) running; stopped it`.
-        return format!("{}: {}", finding.kind, finding.trace);
+    if finding.kind == Kind::LeftoverProcess || finding.kind.of_streams() {
+        // Its trace line says what was left (`left sleep (pid 7) running; stopped it`),
+        // or which stream and what is wrong with it: the destination is only the proxy.
+        return format!("{}: {}{times}", finding.kind, finding.trace);
     }
     let destination = finding
         .destination
@@ -363,9 +379,10 @@ fn tracing_alone(why: &TracingAlone) -> String {
 /// A binary's own entry, on stderr after its `test result:` line.
 fn binary_entry(own: &BinaryReport) -> String {
     format!(
-        "leakcheck: {}: what no test can be named for:\n{}",
+        "leakcheck: {}: what no test can be named for:\n{}{}",
         own.binary,
-        render_verdict(&own.verdict(), "  ")
+        render_verdict(&own.verdict(), "  "),
+        render_streams(&own.streams, "  ")
     )
 }
 
@@ -376,6 +393,7 @@ fn wrap_finished(entry: &TestReport) -> String {
     if let Some(ended) = how_it_ended(entry) {
         let _ = writeln!(text, "leakcheck: {} {}: {ended}", entry.binary, entry.name);
         text.push_str(&render_verdict(&entry.verdict(), "leakcheck: "));
+        text.push_str(&render_streams(&entry.streams, "leakcheck: "));
     } else {
         for warning in warnings(entry) {
             let _ = writeln!(text, "leakcheck: warning: {warning}");

@@ -77,6 +77,9 @@ pub struct ReporterOptions {
     pub terse: bool,
     /// cargo's `-q`: no `Running ...` headers, none of leakcheck's progress lines.
     pub quiet: bool,
+    /// `--verbose`: every test's streams through the stand-in proxy, not only a failing
+    /// test's.
+    pub verbose: bool,
 }
 
 /// Which command is reported: they close differently.
@@ -143,6 +146,7 @@ impl Reporter {
         let layout = human::Layout {
             terse: options.terse,
             quiet: options.quiet,
+            verbose: options.verbose,
         };
         let human = (mode != Mode::Tests || options.format == MessageFormat::Human)
             .then(|| Human::new(color, layout));

@@ -582,3 +582,147 @@ fn a_wrapped_test_says_only_what_fails_it_or_warns() {
         "leakcheck: warning: listen 0.0.0.0:80 by connect() (pid 7)\n"
     );
 }
+
+/// A stream through the stand-in, as a test's entry carries it.
+fn stream(destination: &str, username: Option<&str>) -> leakcheck::standin::Stream {
+    use leakcheck::standin::{Command, Protocol, Reply, Stream};
+    Stream {
+        protocol: Protocol::Socks5,
+        command: Some(Command::Connect),
+        destination: Some(destination.into()),
+        username: username.map(String::from),
+        sent_bytes: 38,
+        reply: Some(Reply::Succeeded),
+        ..Stream::new(0, "127.0.0.1:9050")
+    }
+}
+
+/// One binary: a clean test with a stream, a test whose stream warns, and a leak.
+fn stream_binary(reporter: &mut Reporter) {
+    let mut clean = TestReport::new(
+        "demo",
+        "s::isolated",
+        Outcome::Passed,
+        &Verdict::observed(Vec::new(), allow()),
+    );
+    clean.streams = vec![stream("example.com:80", Some("<torS0X>0"))];
+    let mut warned = TestReport::new(
+        "demo",
+        "s::no_auth",
+        Outcome::Passed,
+        &Verdict::observed(
+            vec![Finding {
+                trace: "socks5 connect to example.org:80 on 127.0.0.1:9050 without credentials: Tor cannot isolate it".into(),
+                ..finding(Kind::SocksNoAuth, FindingSeverity::Warning, "127.0.0.1:9050")
+            }],
+            allow(),
+        ),
+    );
+    warned.streams = vec![stream("example.org:80", None)];
+    let mut leaked = TestReport::new(
+        "demo",
+        "s::leaks",
+        Outcome::Passed,
+        &Verdict::observed(
+            vec![finding(
+                Kind::ProtocolLeak,
+                FindingSeverity::Leak,
+                "127.0.0.1:9050",
+            )],
+            allow(),
+        ),
+    );
+    leaked.streams = vec![stream("mail.example.com:25", Some("<torS0X>0"))];
+    reporter.report(Event::BinaryStarted {
+        header: "Running unittests src/lib.rs (target/debug/deps/demo-0)".into(),
+        tests: 3,
+    });
+    for entry in [&clean, &warned, &leaked] {
+        reporter.report(Event::TestFinished {
+            entry,
+            own_failure: None,
+            shown: &Shown::default(),
+        });
+    }
+    reporter.report(Event::BinaryFinished {
+        tests: vec![clean.clone(), warned.clone(), leaked.clone()],
+        filtered_out: 0,
+        own: None,
+    });
+}
+
+#[test]
+fn streams_of_every_test_with_verbose_of_failing_ones_without() {
+    let failures = "\n\
+         failures:\n\
+         \n\
+         ---- s::leaks stdout ----\n\
+         the test passed; it leaked\n\
+         LEAKED: 1 leak\n  \
+         leak    protocol-leak         127.0.0.1:9050  connect() pid 7\n          \
+         7 connect(3, 127.0.0.1:9050) = -1 ENETUNREACH\n  \
+         allow list in force: 127.0.0.1:9050\n  \
+         streams through the stand-in proxy:\n    \
+         socks5 connect to mail.example.com:25 on 127.0.0.1:9050, username \"<torS0X>0\", 38 bytes sent, reply succeeded\n\
+         \n\
+         \n\
+         failures:\n    \
+         s::leaks\n\
+         \n\
+         test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in T\n\
+         \n";
+    let warning = "    warning: socks-no-auth: socks5 connect to example.org:80 on 127.0.0.1:9050 without credentials: Tor cannot isolate it\n";
+    for verbose in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ReporterOptions {
+            report: Some(dir.path().join("r.json")),
+            verbose,
+            ..ReporterOptions::default()
+        };
+        let (mut reporter, out, _) = reporter(options, Mode::Tests, false, None);
+        stream_binary(&mut reporter);
+        let want = if verbose {
+            format!(
+                "\nrunning 3 tests\n\
+                 test s::isolated ... ok\n    \
+                 stream: socks5 connect to example.com:80 on 127.0.0.1:9050, username \"<torS0X>0\", 38 bytes sent, reply succeeded\n\
+                 test s::no_auth ... ok\n\
+                 {warning}    \
+                 stream: socks5 connect to example.org:80 on 127.0.0.1:9050, no credentials, 38 bytes sent, reply succeeded\n\
+                 test s::leaks ... FAILED\n    \
+                 stream: socks5 connect to mail.example.com:25 on 127.0.0.1:9050, username \"<torS0X>0\", 38 bytes sent, reply succeeded\n\
+                 {failures}"
+            )
+        } else {
+            format!(
+                "\nrunning 3 tests\n\
+                 test s::isolated ... ok\n\
+                 test s::no_auth ... ok\n\
+                 {warning}\
+                 test s::leaks ... FAILED\n\
+                 {failures}"
+            )
+        };
+        assert_eq!(out.text(), want, "verbose: {verbose}");
+    }
+}
+
+#[test]
+fn terse_lines_put_verbose_streams_after_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReporterOptions {
+        report: Some(dir.path().join("r.json")),
+        terse: true,
+        quiet: true,
+        verbose: true,
+        ..ReporterOptions::default()
+    };
+    let (mut reporter, _, err) = reporter(options, Mode::Tests, false, None);
+    stream_binary(&mut reporter);
+    let err = err.text();
+    assert!(
+        err.starts_with("leakcheck: stream: s::isolated: socks5 connect to example.com:80 on 127.0.0.1:9050, username \"<torS0X>0\""),
+        "{err}"
+    );
+    assert_eq!(err.matches("leakcheck: stream: ").count(), 3, "{err}");
+}

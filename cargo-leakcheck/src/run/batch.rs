@@ -46,6 +46,9 @@ pub struct Batch {
     pub durations: HashMap<String, Duration>,
     /// The stand-in's streams each test's tasks opened (`--stand-in`).
     pub streams: HashMap<String, Vec<leakcheck::standin::Stream>>,
+    /// The stand-in's streams no test can be named for (the main thread, a static
+    /// initializer, a thread no test started): the binary's.
+    pub binary_streams: Vec<leakcheck::standin::Stream>,
     /// The modes libtest showed after tests' names (`should panic`), from the batch's
     /// output (display only).
     pub modes: HashMap<String, String>,
@@ -211,17 +214,21 @@ fn judge_batch(
     }
     batch.binary = binary;
     for (stream, origin) in judge.streams_by_origin() {
-        let Origin::Test { name, thread, .. } = origin else {
+        let tests: Vec<String> = match origin {
+            Origin::Binary => Vec::new(),
+            Origin::Test { name, thread, .. } => match batch.exact.get(&thread) {
+                Some(test) => vec![test.clone()],
+                None => names
+                    .iter()
+                    .filter(|n| name_is_test(&name, n))
+                    .map(|n| n.to_string())
+                    .collect(),
+            },
+        };
+        if tests.is_empty() {
+            batch.binary_streams.push(stream);
             continue;
-        };
-        let tests: Vec<String> = match batch.exact.get(&thread) {
-            Some(test) => vec![test.clone()],
-            None => names
-                .iter()
-                .filter(|n| name_is_test(&name, n))
-                .map(|n| n.to_string())
-                .collect(),
-        };
+        }
         for test in tests {
             batch.streams.entry(test).or_default().push(stream.clone());
         }

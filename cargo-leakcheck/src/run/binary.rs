@@ -214,11 +214,20 @@ pub fn run(
             f
         })
         .collect();
-    let own = (!own.is_empty()).then(|| {
-        BinaryReport::new(
+    // The streams no test opened: the list runs', and the batch's that no test's task
+    // opened.
+    let streams: Vec<_> = listed
+        .streams()
+        .into_iter()
+        .chain(seen.binary_streams.iter().cloned())
+        .collect();
+    let own = (!own.is_empty() || !streams.is_empty()).then(|| {
+        let mut entry = BinaryReport::new(
             &report_name,
             Verdict::observed(own, config.resolve("").allow_list()),
-        )
+        );
+        entry.streams = streams;
+        entry
     });
     let tests = cases.iter().filter_map(|c| done.remove(&c.name)).collect();
     events(Event::BinaryFinished {

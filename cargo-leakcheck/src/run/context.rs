@@ -30,6 +30,19 @@ pub struct Settings {
     pub threads: usize,
 }
 
+impl Settings {
+    /// The settings of one binary's runs under its policy layers: `stand-in = ...` in
+    /// its package's metadata, unless the command line chose.
+    pub fn for_config(&self, config: &leakcheck::policy::PolicyConfig) -> Settings {
+        let stand_in = self.stand_in.clone().or_else(|| config.stand_in());
+        Settings {
+            isolate_network: self.isolate_network || stand_in.is_some(),
+            stand_in,
+            ..self.clone()
+        }
+    }
+}
+
 /// A test's (or a command's) own result, from how its process ended.
 pub fn outcome_of(status: &ProgramStatus) -> Outcome {
     match status {

@@ -1,5 +1,6 @@
 //! What joins a test's own run in its verdict: what the binary's `--list` runs did, and
-//! what the batch run saw it do that its own run did not reproduce.
+//! what the batch run saw it do that its own run did not reproduce (the list runs'
+//! streams are the binary's own).
 
 use super::batch;
 use leakcheck::judge::Judge;
@@ -64,6 +65,11 @@ impl Listed<'_> {
         verdict.findings.sort_by_key(|f| f.severity);
         verdict.settle();
         entry.set_verdict(verdict);
+    }
+
+    /// The stand-in's streams of the list runs: no test's.
+    pub fn streams(&self) -> Vec<leakcheck::standin::Stream> {
+        self.judges.iter().flat_map(Judge::all_streams).collect()
     }
 
     /// What the list runs did under the binary's own policy, when no test ran to carry it.

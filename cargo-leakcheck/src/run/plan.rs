@@ -48,13 +48,22 @@ pub fn plan(
         } else {
             selection.clone()
         };
-        // Traced and isolated like the tests; each test's own policy judges it later.
+        let config = manifests
+            .for_package(Some(&binary.package))
+            .merge(top_layer.clone());
+        // Traced, isolated and served by the stand-in like the tests (on the endpoints
+        // every test may reach); each test's own policy judges it later.
         let Listing {
             cases,
             mut filtered_out,
             names,
             judges,
-        } = list::list(settings, &binary, &selection, &leakcheck::Policy::default())?;
+        } = list::list(
+            &settings.for_config(&config),
+            &binary,
+            &selection,
+            &config.resolve(""),
+        )?;
         crate::timings::mark(format!("  list {}", binary.report_name()));
         let mut kept = Vec::with_capacity(cases.len());
         for case in cases {
@@ -66,9 +75,6 @@ pub fn plan(
                 filtered_out += 1;
             }
         }
-        let config = manifests
-            .for_package(Some(&binary.package))
-            .merge(top_layer.clone());
         plan.push(PlannedBinary {
             binary,
             cases: kept,

@@ -7,10 +7,11 @@ use super::select::TestCase;
 use super::test_command::{test_binary_command, Output};
 use crate::cargo::TestBinary;
 use crate::reporter::Shown;
+use leakcheck::leak_free::{read_attribute_policy, AttributePolicy};
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::{Outcome, TestReport};
 use leakcheck::tracer::ProgramStatus;
-use leakcheck::Verdict;
+use leakcheck::{Policy, Verdict};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -114,35 +115,53 @@ fn run_one(
     if case.ignored {
         args.push("--ignored".into());
     }
-    let cmd = test_binary_command(
-        settings,
-        binary,
-        args,
-        Output::Captured {
-            attribute_file: attribute_file.path(),
-        },
-    );
-
     let started = Instant::now();
-    let mut attribute = None;
-    let late = || {
-        let layer = leakcheck::leak_free::read_attribute_policy(attribute_file.path())?;
-        let late = layer
-            .filter(|(test, _)| *test == case.name)
-            .map(|(_, layer)| config.clone().merge(layer).resolve(&case.name));
-        attribute.clone_from(&late);
-        Ok(late)
+    let run = |settings: &Settings, policy: Policy| {
+        let cmd = test_binary_command(
+            settings,
+            binary,
+            &args,
+            Output::Captured {
+                attribute_file: attribute_file.path(),
+            },
+        );
+        let mut attribute = None;
+        let late = || {
+            let read =
+                read_attribute_policy(attribute_file.path())?.filter(|read| read.test == case.name);
+            let late = read
+                .as_ref()
+                .map(|read| config.clone().merge(read.layer.clone()).resolve(&case.name));
+            attribute = read;
+            Ok(late)
+        };
+        let checked = leakcheck::check_with_late_policy(&settings.tracer, &cmd, policy, late);
+        checked.map(|checked| (checked, attribute))
     };
-    let checked = leakcheck::check_with_late_policy(&settings.tracer, &cmd, policy, late);
-    let (mut verdict, status, output, streams) = match checked {
-        Ok(checked) => (
-            checked.verdict,
-            checked.run.status,
-            String::from_utf8_lossy(&checked.run.output).into_owned(),
-            checked.streams,
-        ),
+    let mut attempt = run(settings, policy);
+    // A `#[leak_free(stand-in = ...)]` test that the run's stand-in does not fit ran no
+    // body: it runs again with the stand-in it asks for.
+    if let Ok((_, Some(read))) = &attempt {
+        if read.rerun.is_some() {
+            let (settings, policy) = fitting(settings, config, read, &case.name);
+            attempt = run(&settings, policy);
+        }
+    }
+    let (checked, attribute) = match attempt {
+        Ok(attempt) => attempt,
         Err(e) => return unobserved(format!("could not trace the test: {e}")),
     };
+    let mut verdict = checked.verdict;
+    if let Some(why) = attribute.as_ref().and_then(|read| read.rerun.as_ref()) {
+        verdict.problems.push(format!(
+            "the test did not run its body: {why}, even in the run made for it"
+        ));
+        verdict.settle();
+    }
+    let attribute = attribute.map(|read| config.clone().merge(read.layer).resolve(&case.name));
+    let status = checked.run.status;
+    let output = String::from_utf8_lossy(&checked.run.output).into_owned();
+    let streams = checked.streams;
     let outcome = outcome_of(&status);
     // The child must prove it ran the test: a name that matched nothing passes silently.
     if outcome == Outcome::Passed && !output.contains("running 1 test") {
@@ -167,6 +186,27 @@ fn run_one(
         attribute,
         shown,
     }
+}
+
+/// The settings and policy of a test's run with the stand-in its attribute asks for (its
+/// own, else the run's), serving the endpoints its whole policy allows.
+fn fitting(
+    settings: &Settings,
+    config: &PolicyConfig,
+    read: &AttributePolicy,
+    name: &str,
+) -> (Settings, Policy) {
+    let merged = config.clone().merge(read.layer.clone());
+    let stand_in = match &read.layer.stand_in {
+        Some(_) => merged.stand_in(),
+        None => settings.stand_in.clone(),
+    };
+    let settings = Settings {
+        isolate_network: settings.isolate_network || stand_in.is_some(),
+        stand_in,
+        ..settings.clone()
+    };
+    (settings, merged.resolve(name))
 }
 
 /// What a test itself said in its `failures:` entry (a timeout, a crash, its captured

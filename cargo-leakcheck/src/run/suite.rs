@@ -49,16 +49,7 @@ fn run_binary(
     batch_mode: bool,
     reporter: &mut Reporter,
 ) {
-    // `stand-in = true` in a package's metadata, unless the command line chose.
-    let stand_in = settings
-        .stand_in
-        .clone()
-        .or_else(|| planned.config.stand_in());
-    let settings = Settings {
-        isolate_network: settings.isolate_network || stand_in.is_some(),
-        stand_in,
-        ..settings.clone()
-    };
+    let settings = settings.for_config(&planned.config);
     binary::run(&settings, planned, batch_mode, &mut |event| {
         reporter.report(event)
     });

@@ -3,7 +3,7 @@
 
 use super::context::Settings;
 use crate::cargo::TestBinary;
-use leakcheck::leak_free::{ATTRIBUTE_POLICY_ENV, TRACED_ENV};
+use leakcheck::leak_free::{ATTRIBUTE_POLICY_ENV, STAND_IN_ENV, TRACED_ENV};
 use leakcheck::tracer::TracedCommand;
 use std::ffi::OsString;
 use std::path::Path;
@@ -24,7 +24,8 @@ pub enum Output<'a> {
 }
 
 /// `binary ARGS` in its package's directory with cargo's environment, marked as traced
-/// (so that `#[leak_free]` does not trace again), isolated and timed out as the run says.
+/// (so that `#[leak_free]` does not trace again, and knows which stand-in proxy it has),
+/// isolated and timed out as the run says.
 /// For doctests, `cargo test --doc ... -- ARGS`: a test run gets libtest's pretty lines
 /// (its modes, `- compile`, are read from them) where cargo's `--quiet` would make them
 /// terse.
@@ -47,6 +48,8 @@ pub fn test_binary_command<S: Into<OsString>>(
         Output::Captured { attribute_file } => {
             cmd.env
                 .push((ATTRIBUTE_POLICY_ENV.into(), attribute_file.into()));
+            // No stand-in, unless the run gets one: then the tracer says which.
+            cmd.env.push((STAND_IN_ENV.into(), "off".into()));
             cmd.capture_output = true;
         }
     }

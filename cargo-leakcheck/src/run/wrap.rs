@@ -17,7 +17,9 @@ use crate::error::Error;
 use crate::exit;
 use crate::policy_layers::{self, ManifestLayers, PolicyOptions};
 use crate::reporter::{Event, Reporter, ReporterOptions};
-use leakcheck::leak_free::{read_attribute_policy, ATTRIBUTE_POLICY_ENV, ISOLATE_ENV, TRACED_ENV};
+use leakcheck::leak_free::{
+    read_attribute_policy, ATTRIBUTE_POLICY_ENV, ISOLATE_ENV, STAND_IN_ENV, TRACED_ENV,
+};
 use leakcheck::policy::PolicyConfig;
 use leakcheck::report::TestReport;
 use leakcheck::tracer::{Backend, ProgramStatus, TracedCommand};
@@ -127,7 +129,12 @@ pub fn run(options: WrapOptions, output: ReporterOptions) -> Result<u8, Error> {
     cmd.env.push((TRACED_ENV.into(), "1".into()));
     cmd.env
         .push((ATTRIBUTE_POLICY_ENV.into(), attribute_file.path().into()));
+    // No stand-in, unless the run gets one: then the tracer says which.
+    cmd.env.push((STAND_IN_ENV.into(), "off".into()));
+    // `--stand-in`, else `stand-in = ...` in the package's metadata.
+    cmd.stand_in = options.trace.stand_in.clone().or_else(|| config.stand_in());
     cmd.isolate_network = options.trace.isolate_network
+        || cmd.stand_in.is_some()
         || std::env::var_os(ISOLATE_ENV).is_some_and(|v| !v.is_empty() && v != "0");
     cmd.timeout = Some(options.timeout);
     let display = cmd.display();
@@ -138,27 +145,59 @@ pub fn run(options: WrapOptions, output: ReporterOptions) -> Result<u8, Error> {
     };
 
     // A `#[leak_free(...)]` test reports its attribute's policy as it starts.
-    let late = || {
-        let layer = read_attribute_policy(attribute_file.path())?;
-        Ok(layer
-            .filter(|(attributed, _)| *attributed == test.name)
-            .map(|(_, layer)| config.clone().merge(layer).resolve(&name)))
-    };
-    let (verdict, status, duration) =
-        match leakcheck::check_with_late_policy(&tracer, &cmd, config.resolve(&name), late) {
-            Ok(checked) => (checked.verdict, checked.run.status, checked.run.duration),
-            Err(e) => {
-                let why = format!("could not trace the test: {e}");
-                let allow = config.resolve(&name).allow_list();
-                (
-                    Verdict::unobserved(why, allow),
-                    ProgramStatus::Exited(exit::LEAKED.into()),
-                    Duration::ZERO,
-                )
-            }
+    let run = |cmd: &TracedCommand, policy| {
+        let mut attribute = None;
+        let late = || {
+            let read =
+                read_attribute_policy(attribute_file.path())?.filter(|read| read.test == test.name);
+            let late = read
+                .as_ref()
+                .map(|read| config.clone().merge(read.layer.clone()).resolve(&name));
+            attribute = read;
+            Ok(late)
         };
+        leakcheck::check_with_late_policy(&tracer, cmd, policy, late)
+            .map(|checked| (checked, attribute))
+    };
+    let mut attempt = run(&cmd, config.resolve(&name));
+    // A `#[leak_free(stand-in = ...)]` test that this stand-in does not fit ran no body:
+    // it runs again with the one it asks for.
+    if let Ok((_, Some(read))) = &attempt {
+        if read.rerun.is_some() {
+            let merged = config.clone().merge(read.layer.clone());
+            if read.layer.stand_in.is_some() {
+                cmd.stand_in = merged.stand_in();
+            }
+            cmd.isolate_network |= cmd.stand_in.is_some();
+            attempt = run(&cmd, merged.resolve(&name));
+        }
+    }
+    let (verdict, status, duration, streams) = match attempt {
+        Ok((checked, attribute)) => {
+            let mut verdict = checked.verdict;
+            if let Some(why) = attribute.and_then(|read| read.rerun) {
+                verdict.problems.push(format!(
+                    "the test did not run its body: {why}, even in the run made for it"
+                ));
+                verdict.settle();
+            }
+            let run = checked.run;
+            (verdict, run.status, run.duration, checked.streams)
+        }
+        Err(e) => {
+            let why = format!("could not trace the test: {e}");
+            let allow = config.resolve(&name).allow_list();
+            (
+                Verdict::unobserved(why, allow),
+                ProgramStatus::Exited(exit::LEAKED.into()),
+                Duration::ZERO,
+                Vec::new(),
+            )
+        }
+    };
     let mut entry = TestReport::new(&test.binary, &name, outcome_of(&status), &verdict);
     entry.duration_ms = Some(duration.as_millis() as u64);
+    entry.streams = streams;
 
     let mut reporter = Reporter::for_wrap(output);
     reporter.report(Event::WrapFinished { entry });

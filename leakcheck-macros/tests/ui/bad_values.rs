@@ -18,4 +18,10 @@ fn bad_severity() {}
 #[leak_free(ip = "no")]
 fn ip_not_a_bool() {}
 
+#[leak_free(stand-in = "maybe")]
+fn unknown_stand_in_mode() {}
+
+#[leak_free(stand-in = 1)]
+fn stand_in_not_a_mode() {}
+
 fn main() {}

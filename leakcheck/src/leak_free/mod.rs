@@ -21,7 +21,11 @@
 //! * **Already traced** (`LEAKCHECK_TRACED` is set, as `cargo leakcheck` does, or
 //!   `/proc/self/status` shows a tracer): runs the body directly, and when
 //!   [`ATTRIBUTE_POLICY_ENV`] names a file, writes the attribute's own policy there so
-//!   that `cargo leakcheck` applies it to its verdict.
+//!   that `cargo leakcheck` applies it to its verdict. When the run's stand-in proxy
+//!   (`LEAKCHECK_STAND_IN`, set by `cargo leakcheck`) is not the one the attribute needs
+//!   (`stand-in = ...`, or endpoints of its `allow` the stand-in does not serve), it runs
+//!   no body, fails, and says why in that file: `cargo leakcheck` runs the test again
+//!   with that stand-in (see `offer`).
 //! * **Untraced** (no tracer: another platform than Linux, or [`SIMULATE_ENV`]): runs
 //!   the body untraced and says so once per process on stderr; under [`REQUIRE_ENV`]
 //!   the test fails instead (a `#[should_panic]` test by not panicking), see
@@ -43,19 +47,25 @@
 //! attribute's own arguments, resolved for the test's name.
 //!
 //! `LEAKCHECK_ISOLATE_NETWORK=1` runs the child in a fresh network namespace (as
-//! `--isolate-network` does) and `LEAKCHECK_TIMEOUT=SECONDS` bounds it.
+//! `--isolate-network` does) and `LEAKCHECK_TIMEOUT=SECONDS` bounds it. With
+//! `stand-in = ...` (the attribute's, else the metadata's) the child runs in the stand-in
+//! proxy's namespace instead (which implies the isolation), and its streams and their
+//! findings are in the report.
 //!
 //! # Files
 //!
 //! Each depends only on the ones before it: `spec` (what the macro hands over),
 //! `untraced` (where there is no tracer), `mode` (which mode, from the environment),
-//! `attribute` (the attribute's policy and its file), `frames` (the marker lines),
-//! `outcome` (the parent's decision and its text), `rerun` (the parent's traced re-run;
-//! `outcome` and `rerun` exist on Linux only); this file dispatches on the mode.
+//! `attribute` (the attribute's policy and its file), `offer` (whether the run's stand-in
+//! fits the test), `frames` (the marker lines), `outcome` (the parent's decision and its
+//! text), `rerun` (the parent's traced re-run; `offer`, `outcome` and `rerun` exist on
+//! Linux only); this file dispatches on the mode.
 
 mod attribute;
 mod frames;
 mod mode;
+#[cfg(target_os = "linux")]
+mod offer;
 #[cfg(target_os = "linux")]
 mod outcome;
 #[cfg(target_os = "linux")]
@@ -63,7 +73,9 @@ mod rerun;
 mod spec;
 mod untraced;
 
-pub use attribute::{read_attribute_policy, ATTRIBUTE_POLICY_ENV};
+#[cfg(target_os = "linux")]
+pub use crate::standin::STAND_IN_ENV;
+pub use attribute::{read_attribute_policy, AttributePolicy, ATTRIBUTE_POLICY_ENV};
 pub use mode::{CHILD_ENV, NONCE_ENV, TRACED_ENV};
 #[cfg(target_os = "linux")]
 pub use rerun::{ISOLATE_ENV, TIMEOUT_ENV};
@@ -92,8 +104,15 @@ pub fn run<R: TestResult, F: FnOnce() -> R>(spec: &Spec, body: F) -> R {
             finish(&nonce, result)
         }
         Mode::Traced => {
-            hand_over_policy(spec, &name);
-            body()
+            let rerun = stand_in_mismatch(spec, &name);
+            hand_over_policy(spec, &name, rerun.as_deref());
+            match rerun {
+                None => body(),
+                #[cfg(target_os = "linux")]
+                Some(why) => offer::not_here(&name, spec.should_panic, &why),
+                #[cfg(not(target_os = "linux"))]
+                Some(_) => body(),
+            }
         }
         #[cfg(target_os = "linux")]
         Mode::Parent => parent(spec, &name),
@@ -115,8 +134,15 @@ pub async fn run_async<R: TestResult, F: Future<Output = R>>(spec: &Spec, body: 
             finish(&nonce, result)
         }
         Mode::Traced => {
-            hand_over_policy(spec, &name);
-            body.await
+            let rerun = stand_in_mismatch(spec, &name);
+            hand_over_policy(spec, &name, rerun.as_deref());
+            match rerun {
+                None => body.await,
+                #[cfg(target_os = "linux")]
+                Some(why) => offer::not_here(&name, spec.should_panic, &why),
+                #[cfg(not(target_os = "linux"))]
+                Some(_) => body.await,
+            }
         }
         #[cfg(target_os = "linux")]
         Mode::Parent => parent(spec, &name),
@@ -124,6 +150,18 @@ pub async fn run_async<R: TestResult, F: Future<Output = R>>(spec: &Spec, body: 
             Untraced::Run => body.await,
             Untraced::Refuse => R::success(),
         },
+    }
+}
+
+/// Why the run's stand-in proxy does not fit the test (then its body must not run), on
+/// Linux, where `cargo leakcheck` offers one.
+fn stand_in_mismatch(spec: &Spec, name: &str) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    return offer::mismatch(spec, name);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (spec, name);
+        None
     }
 }
 

@@ -2,7 +2,8 @@
 //! for it: the report of a leak, the body's own end, or why the re-run told nothing.
 
 use super::frames::{BodyEnd, Transcript};
-use crate::report::render_verdict;
+use crate::report::{render_streams, render_verdict};
+use crate::standin::Stream;
 use crate::tracer::ProgramStatus;
 use crate::verdict::{Verdict, VerdictKind};
 
@@ -41,6 +42,8 @@ pub(super) struct Rerun<'a> {
     pub(super) status: &'a ProgramStatus,
     /// The judge's verdict on the child's trace.
     pub(super) verdict: &'a Verdict,
+    /// The streams the stand-in proxy served the child (none without one).
+    pub(super) streams: &'a [Stream],
 }
 
 /// The parent's decision (module documentation of `leak_free`, "The parent's decision").
@@ -51,6 +54,7 @@ pub(super) fn decide(name: &str, should_panic: bool, rerun: &Rerun<'_>) -> Outco
         transcript,
         status,
         verdict,
+        streams,
     } = rerun;
     if !transcript.started {
         return Outcome {
@@ -78,7 +82,7 @@ pub(super) fn decide(name: &str, should_panic: bool, rerun: &Rerun<'_>) -> Outco
             VerdictKind::Unverified => "the network use of this test could not be verified",
             _ => "this test leaked",
         };
-        let report = render_verdict(verdict, "");
+        let report = render_verdict(verdict, "") + &render_streams(streams, "");
         if should_panic {
             // A #[should_panic] test fails when it does not panic: the leak must not be
             // hidden by the expected panic.
@@ -97,6 +101,7 @@ pub(super) fn decide(name: &str, should_panic: bool, rerun: &Rerun<'_>) -> Outco
     }
     if !verdict.findings.is_empty() {
         shown.push_str(&render_verdict(verdict, ""));
+        shown.push_str(&render_streams(streams, ""));
     }
 
     let end = match &transcript.end {
@@ -139,6 +144,7 @@ mod tests {
             transcript: t,
             status: &ProgramStatus::Exited(0),
             verdict,
+            streams: &[],
         };
         decide("t", should_panic, &rerun)
     }

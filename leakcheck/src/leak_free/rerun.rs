@@ -151,10 +151,13 @@ pub(super) fn parent<R: TestResult>(spec: &Spec, name: &str) -> R {
         Err(e) => fail_test(name, format!("cannot trace the test: {e}")),
     };
     let nonce = nonce();
-    let cmd = match child_command(name, &nonce) {
+    let mut cmd = match child_command(name, &nonce) {
         Ok(cmd) => cmd,
         Err(e) => fail_test(name, e),
     };
+    // `stand-in = ...` (the attribute's, else the metadata's): the child runs in the
+    // stand-in's namespace, which isolates it.
+    cmd.stand_in = config.stand_in();
     let checked = match crate::check(&tracer, &cmd, policy) {
         Ok(checked) => checked,
         Err(e) => fail_test(name, format!("cannot trace `{}`: {e}", cmd.display())),
@@ -170,6 +173,7 @@ pub(super) fn parent<R: TestResult>(spec: &Spec, name: &str) -> R {
             transcript: &transcript,
             status: &checked.run.status,
             verdict: &checked.verdict,
+            streams: &checked.streams,
         },
     );
     print!("{}", outcome.output);

@@ -20,6 +20,8 @@ pub struct Spec {
     pub ip: Option<bool>,
     /// `<kind> = "<severity>"` pairs.
     pub severities: &'static [(&'static str, &'static str)],
+    /// `stand-in = ...`: `"accept"` (`true`), `"refuse"`, or `"off"` (`false`).
+    pub stand_in: Option<&'static str>,
     /// Whether the test carries `#[should_panic]`.
     pub should_panic: bool,
 }

@@ -86,6 +86,8 @@ impl PolicyConfig {
             && self.severities.is_empty()
             && self.overrides.is_empty()
             && self.heteronculous.iter().all(|h| h.rules.is_empty())
+            && self.stand_in.is_none()
+            && self.http_connect.is_empty()
     }
 
     /// Stacks `higher` on top of `self`.

@@ -40,8 +40,13 @@
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The recommended canary host name (for `sethostname` in the run's UTS namespace).
-pub const CANARY_HOST_NAME: &str = "leakcheck-canary-q7x3v9";
+/// The recommended canary host name (for `sethostname` in the run's UTS namespace). It
+/// has a domain (RFC 2606's `.example`) as a host's fully qualified name does, so that a
+/// client that sends its FQDN (Python's smtplib: `socket.getfqdn()`, when it holds a dot)
+/// sends it; its first label alone is found as well (`hostname -s`).
+pub const CANARY_HOST_NAME: &str = "leakcheck-canary-q7x3v9.example";
+/// The first label of [`CANARY_HOST_NAME`]: the short host name.
+pub const CANARY_SHORT_NAME: &str = "leakcheck-canary-q7x3v9";
 /// The recommended IPv4 canary (TEST-NET-3, RFC 5737), to put on `lo`.
 pub const CANARY_IPV4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 167);
 /// The recommended IPv6 canary (documentation prefix, RFC 3849), to put on `lo`.
@@ -144,7 +149,7 @@ impl Part {
 /// A canary found in some bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
-    /// The canary as planted (`leakcheck-canary-q7x3v9`, `203.0.113.167`, ...).
+    /// The canary as planted (`leakcheck-canary-q7x3v9.example`, `203.0.113.167`, ...).
     pub canary: String,
     /// The form it was found in.
     pub form: Form,
@@ -282,8 +287,20 @@ impl Canaries {
             Edge::Label
         };
         self.push(c, Form::HostName, name.as_bytes(), true, edge, edge);
-        if name.contains('.') {
+        if let Some((short, _)) = name.split_once('.') {
             self.push(c, Form::DnsWire, &wire(&name), true, Edge::Any, Edge::Any);
+            // The short name alone (`hostname -s`, a greeting without the domain), when it
+            // is distinctive on its own; inside the whole name the longer match covers it.
+            if short.len() >= DISTINCTIVE {
+                self.push(
+                    c,
+                    Form::HostName,
+                    short.as_bytes(),
+                    true,
+                    Edge::Any,
+                    Edge::Any,
+                );
+            }
         }
     }
 
@@ -655,6 +672,15 @@ pub(crate) mod tests {
         assert_eq!(
             forms(&c, b"Host: leakcheck-canary-q7x3v9.local"),
             [(name.clone(), Form::HostName)]
+        );
+        // The whole name is one match, not two (the short name inside it is covered).
+        assert_eq!(
+            forms(&c, b"EHLO leakcheck-canary-q7x3v9.EXAMPLE\r\n"),
+            [(name.clone(), Form::HostName)]
+        );
+        assert_eq!(
+            forms(&c, b"\x17leakcheck-canary-q7x3v9\x07example\x00"),
+            [(name.clone(), Form::DnsWire)]
         );
         assert_eq!(forms(&c, b"user-leakcheck-canary-q7x3v9").len(), 1);
         assert!(forms(&c, b"leakcheck-canary-q7x3v").is_empty());

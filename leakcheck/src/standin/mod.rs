@@ -40,6 +40,7 @@ mod tests;
 
 pub use canary::{
     Canaries, CanaryHit, Form, Match, Part, CANARY_HOST_NAME, CANARY_IPV4, CANARY_IPV6,
+    CANARY_SHORT_NAME,
 };
 pub use config::{Config, Identify, Limits, Mode, Peer, BAIT_NAME, PTR_ANSWER, RESOLVE_ANSWER};
 pub use findings::{
@@ -47,7 +48,7 @@ pub use findings::{
 };
 pub use listen::Listen;
 pub use peer::{client_pid, loopback_client_pid};
-pub use plan::{Plan, Serving};
+pub use plan::{served, Offer, Plan, Serving, STAND_IN_ENV};
 pub use record::Recorded;
 pub use server::StandIn;
 pub use stream::{Command, Protocol, Raw, Reply, Stream};

@@ -30,11 +30,72 @@ pub struct Plan {
     pub http_connect: Vec<String>,
 }
 
+/// The variable that tells a traced test which stand-in its run offers ([`Offer`]'s
+/// text). A runner that runs a test again when it asks for another stand-in (`cargo
+/// leakcheck`, `wrap`) sets it to `off` in the command; [`crate::trace`] then replaces it
+/// with the offer of the stand-in that serves the run, if one does. `#[leak_free]` reads
+/// it (`leak_free::STAND_IN_ENV`).
+pub const STAND_IN_ENV: &str = "LEAKCHECK_STAND_IN";
+
+/// The stand-in a run offers its tests: its mode (None: no stand-in) and the endpoints
+/// it serves, as [`served`] names them. Its text is `off`, or the mode then the
+/// endpoints: `accept 127.0.0.1:9050 [::1]:9050`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Offer {
+    /// The mode, or None when no stand-in serves the run.
+    pub mode: Option<Mode>,
+    /// The endpoints served.
+    pub served: Vec<String>,
+}
+
+impl Offer {
+    /// The text of [`STAND_IN_ENV`].
+    pub fn text(&self) -> String {
+        match self.mode {
+            None => "off".to_string(),
+            Some(mode) => std::iter::once(mode.to_string())
+                .chain(self.served.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+
+    /// Reads [`Offer::text`]; None for anything else.
+    pub fn parse(text: &str) -> Option<Offer> {
+        let mut words = text.split_whitespace();
+        match words.next()? {
+            "off" => words.next().is_none().then(Offer::default),
+            mode => Some(Offer {
+                mode: Some(mode.parse().ok()?),
+                served: words.map(String::from).collect(),
+            }),
+        }
+    }
+}
+
+/// The endpoints a stand-in serves under `policy`, named as its listeners are
+/// (`127.0.0.1:9050`, `[::1]:9050`, `unix:@name`).
+pub fn served(policy: &Policy) -> Vec<String> {
+    let (spec, _) = endpoints(policy);
+    listener_names(&spec)
+}
+
+fn listener_names(spec: &SandboxSpec) -> Vec<String> {
+    spec.tcp
+        .iter()
+        .map(ToString::to_string)
+        .chain(spec.unix_abstract.iter().map(|n| format!("unix:@{n}")))
+        .collect()
+}
+
 /// A stand-in serving one traced run.
 #[derive(Debug)]
 pub struct Serving {
     server: StandIn,
     sandbox: Arc<Sandbox>,
+    mode: Mode,
+    /// Every endpoint it serves, as its listeners are named.
+    pub served: Vec<String>,
     /// The TCP endpoints it serves.
     pub tcp: Vec<SocketAddr>,
     /// Allowed endpoints it cannot serve, and why (wildcard ports, networks, unix paths).
@@ -69,6 +130,8 @@ impl Plan {
         Ok(Serving {
             server,
             sandbox: Arc::new(sandbox),
+            mode: self.mode,
+            served: listener_names(&spec),
             tcp: spec.tcp,
             skipped,
         })
@@ -79,6 +142,14 @@ impl Serving {
     /// The namespace the traced program joins.
     pub fn sandbox(&self) -> Arc<Sandbox> {
         Arc::clone(&self.sandbox)
+    }
+
+    /// What the run's tests are told it offers ([`STAND_IN_ENV`]).
+    pub fn offer(&self) -> Offer {
+        Offer {
+            mode: Some(self.mode),
+            served: self.served.clone(),
+        }
     }
 
     /// Once the program has ended: what the stand-in recorded.
@@ -166,4 +237,44 @@ fn endpoints(policy: &Policy) -> (SandboxSpec, Vec<String>) {
         }
     }
     (spec, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicyConfig;
+
+    #[test]
+    fn an_offer_reads_back() {
+        let policy = PolicyConfig::from_allow_list(
+            &[
+                "127.0.0.1:9050",
+                "[::1]:9150-9151",
+                "10.0.0.0/8:443",
+                "unix:@tor",
+            ],
+            "--allow",
+        )
+        .unwrap()
+        .resolve("t");
+        let served = served(&policy);
+        assert_eq!(
+            served,
+            ["127.0.0.1:9050", "[::1]:9150", "[::1]:9151", "unix:@tor"]
+        );
+        let offer = Offer {
+            mode: Some(Mode::Refuse),
+            served,
+        };
+        assert_eq!(
+            offer.text(),
+            "refuse 127.0.0.1:9050 [::1]:9150 [::1]:9151 unix:@tor"
+        );
+        assert_eq!(Offer::parse(&offer.text()), Some(offer));
+        assert_eq!(Offer::parse("off"), Some(Offer::default()));
+        assert_eq!(Offer::default().text(), "off");
+        assert_eq!(Offer::parse("off 127.0.0.1:1"), None);
+        assert_eq!(Offer::parse("maybe"), None);
+        assert_eq!(Offer::parse(""), None);
+    }
 }

@@ -591,7 +591,9 @@ fn smtp_greeting_then_ehlo_with_the_canary_host_name() {
     assert_eq!(hit.form, Form::HostName);
     assert_eq!(hit.offset, 5);
     assert_eq!(hit.canary, CANARY_HOST_NAME);
-    assert!(f[0].message.contains("EHLO LEAKCHECK-CANARY-Q7X3V9\\r\\n"));
+    assert!(f[0]
+        .message
+        .contains("EHLO LEAKCHECK-CANARY-Q7X3V9.EXAMPLE\\r\\n"));
 }
 
 #[test]
