@@ -806,6 +806,25 @@ fn a_warning_no_test_made_runs_no_test_alone() {
 }
 
 #[test]
+fn verbose_says_where_the_time_went() {
+    let env: Vec<(&str, &std::ffi::OsStr)> = vec![("STATIC_INIT_LISTEN", "1".as_ref())];
+    for (args, shown) in [
+        (&["--isolate-network", "-v"][..], true),
+        (&["--isolate-network"][..], false),
+    ] {
+        let (code, stdout, stderr, _) = leakcheck_e2e::run_fixture_env("static_init", args, &env);
+        let all = format!("{args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+        assert_eq!(code, Some(0), "{all}");
+        assert_eq!(stderr.contains("where the time went"), shown, "{all}");
+        if shown {
+            for stage in ["cargo metadata", "cargo test --no-run", "list ", "batch "] {
+                assert!(stderr.contains(stage), "{stage}\n{all}");
+            }
+        }
+    }
+}
+
+#[test]
 fn proc_macro_crates_tests_find_the_toolchains_libstd() {
     // As from a shell: no LD_LIBRARY_PATH of cargo's (which names the toolchain's lib
     // directory) inherited from the cargo test running this.

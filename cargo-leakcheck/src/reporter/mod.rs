@@ -226,6 +226,11 @@ impl Reporter {
                 self.emit_github();
                 if self.human.is_some() {
                     let _ = writeln!(self.err, "{}", summary.line(self.started.elapsed()));
+                    if self.options.verbose
+                        || std::env::var_os("LEAKCHECK_TIMINGS").is_some_and(|v| v != "0")
+                    {
+                        let _ = write!(self.err, "{}", crate::timings::render());
+                    }
                     let _ = writeln!(self.err, "{written}");
                 }
             }

@@ -47,9 +47,13 @@ pub fn run(
         .filter(|c| selection.runs(c))
         .cloned()
         .collect();
+    let began = std::time::Instant::now();
     let batch = (batch_mode && !runnable.is_empty())
         .then(|| batch::run_batch(settings, binary, selection, cases, config));
-    crate::timings::mark("  batch");
+    if batch.is_some() {
+        crate::timings::span(format!("batch {report_name}"), began);
+    }
+    let began = std::time::Instant::now();
 
     // The tests that do not run, shown first as libtest shows them, with the reasons of
     // their `#[ignore = "..."]` (a batch run's log tells, else a run of their own).
@@ -137,6 +141,9 @@ pub fn run(
             held.push((result, missing));
         }
     });
+    if !first.is_empty() {
+        crate::timings::span(format!("{} of {report_name} alone", first.len()), began);
+    }
     let unreproduced = !held.is_empty();
     let reproduced_all = |findings: &[Finding], solo: &[Finding]| {
         findings
@@ -174,6 +181,7 @@ pub fn run(
                 record(&listed, events, &mut done, result);
             },
         );
+        crate::timings::span(format!("{} more of {report_name} alone", rest.len()), began);
     } else {
         // Passed in the batch run, and no task of theirs made more than warnings.
         for case in rest {

@@ -58,13 +58,17 @@ pub fn plan(
             mut filtered_out,
             names,
             judges,
-        } = list::list(
-            &settings.for_config(&config),
-            &binary,
-            &selection,
-            &config.resolve(""),
-        )?;
-        crate::timings::mark(format!("  list {}", binary.report_name()));
+        } = {
+            let began = std::time::Instant::now();
+            let listing = list::list(
+                &settings.for_config(&config),
+                &binary,
+                &selection,
+                &config.resolve(""),
+            )?;
+            crate::timings::span(format!("list {}", binary.report_name()), began);
+            listing
+        };
         let mut kept = Vec::with_capacity(cases.len());
         for case in cases {
             let keep = partition.is_none_or(|p| p.keeps(index, &binary.report_name(), &case.name));

@@ -53,7 +53,6 @@ fn run_binary(
     binary::run(&settings, planned, batch_mode, &mut |event| {
         reporter.report(event)
     });
-    crate::timings::mark(format!("binary {}", planned.binary.report_name()));
 }
 
 /// Runs `cargo leakcheck`; returns the exit status.
@@ -77,7 +76,7 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
             return Err(error.into());
         }
     };
-    crate::timings::mark("cargo metadata");
+    crate::timings::mark("start, and cargo metadata beside the build");
     let manifests = ManifestLayers::of(&ws)?;
     let top_layer = policy_layers::env_and_cli_layers(&options.policy)?;
     let tracer = Backend::select(options.trace.tracer.as_deref())
@@ -87,7 +86,7 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
         None => cargo::build::start(&options.build)?,
     };
     let binaries = build.finish(&options.build, &ws)?;
-    crate::timings::mark("cargo test --no-run");
+    crate::timings::mark("the rest of cargo test --no-run");
     let threads = options
         .test_threads
         .or(options.selection.test_threads)
@@ -123,7 +122,6 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
     let plan = std::thread::scope(|scope| -> Result<Vec<plan::PlannedBinary>, Error> {
         let doc_plan = (!doctests.is_empty()).then(|| scope.spawn(|| plan_of(doctests)));
         let mut plan = plan_of(tests)?;
-        crate::timings::mark("listing");
         let run_all = |plan: &[plan::PlannedBinary], reporter: &mut Reporter| {
             for planned in plan {
                 run_binary(&settings, planned, batch_mode, reporter);
@@ -148,15 +146,5 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
             finding,
         });
     }
-    let status = reporter.finish(&ws.target_dir().join("leakcheck").join("report.json"));
-    if std::env::var_os("LEAKCHECK_TIMINGS").is_some() {
-        for (stage, took, at) in crate::timings::stages() {
-            eprintln!(
-                "leakcheck: timing {:>8.1} ms {:>8.1} ms  {stage}",
-                took.as_secs_f64() * 1e3,
-                at.as_secs_f64() * 1e3
-            );
-        }
-    }
-    status
+    reporter.finish(&ws.target_dir().join("leakcheck").join("report.json"))
 }
