@@ -30,6 +30,8 @@ pub mod policy;
 pub mod ports;
 pub mod report;
 #[cfg(target_os = "linux")]
+pub mod stack;
+#[cfg(target_os = "linux")]
 pub mod standin;
 #[cfg(target_os = "linux")]
 pub mod syntax;
@@ -119,6 +121,9 @@ pub fn trace(
     policy: Policy,
 ) -> Result<(Judge, RunResult), TraceError> {
     let mut judge = Judge::new(policy);
+    if let Some(workspace) = workspace_of(cmd) {
+        judge.set_workspace(workspace);
+    }
     // The stand-in proxy (`--stand-in`) serves the allowed endpoints in a namespace made
     // for this run, which the program joins.
     let mut standing = None;
@@ -199,6 +204,26 @@ impl tracer::Observer for Pipeline<'_> {
             let _ = writeln!(keep, "{line}");
         }
     }
+
+    fn wants_stack(&self) -> bool {
+        self.judge.wants_stack()
+    }
+}
+
+/// The source tree whose code `cmd`'s findings' locations name: the one it says, else the
+/// cargo workspace around the directory it runs in (or that directory).
+#[cfg(target_os = "linux")]
+fn workspace_of(cmd: &TracedCommand) -> Option<stack::Workspace> {
+    if let Some(root) = &cmd.workspace {
+        return Some(stack::Workspace::new(root));
+    }
+    let current = std::env::current_dir().ok();
+    let dir = match (&cmd.cwd, current) {
+        (Some(cwd), Some(current)) => current.join(cwd),
+        (Some(cwd), None) => cwd.clone(),
+        (None, current) => current?,
+    };
+    Some(stack::Workspace::around(&dir))
 }
 
 /// Judges a recorded trace (one strace line per item) under `policy`: what [`check`]
@@ -207,6 +232,9 @@ impl tracer::Observer for Pipeline<'_> {
 pub fn judge_trace<'a>(lines: impl IntoIterator<Item = &'a str>, policy: Policy) -> Verdict {
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
+    if let Some(workspace) = workspace_of(&TracedCommand::default()) {
+        judge.set_workspace(workspace);
+    }
     for line in lines {
         if let Err(error) = parser.feed(line, &mut |event, shown| judge.observe(&event, shown)) {
             judge.parse_error(&error);

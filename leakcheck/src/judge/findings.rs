@@ -80,6 +80,7 @@ impl Judge {
         self.targets.push(target);
         self.makers.push(Some(HashSet::new()));
         self.add_maker(self.findings.len() - 1, maker);
+        self.await_stack(event.pid, self.findings.len() - 1);
     }
 
     pub(super) fn add_maker(&mut self, finding: usize, maker: Option<usize>) {
@@ -141,6 +142,7 @@ impl Judge {
             self.problem("the trace ended before the program did: the tracer was stopped or died");
         }
         let kept = self.kept(&self.policy);
+        self.locate_kept(&kept);
         let kinds: Vec<Kind> = (self.findings.iter().enumerate())
             .map(|(i, f)| self.final_kind(i, f.kind))
             .collect();
@@ -205,6 +207,7 @@ impl Judge {
                 let mut finding = self.findings[index].clone();
                 finding.severity = severity;
                 finding.kind = self.final_kind(index, finding.kind);
+                finding.location = self.location(index);
                 let origins = match &self.makers[index] {
                     Some(tasks) if !tasks.is_empty() => {
                         tasks.iter().map(|&t| self.tasks.origin(t)).collect()

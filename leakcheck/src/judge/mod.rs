@@ -19,6 +19,7 @@ mod proxy;
 mod resolver;
 mod servers;
 mod sockets;
+mod stacks;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +36,7 @@ pub use proxy::{finding_of, stream_kind};
 pub use servers::holds;
 pub use sockets::Proto;
 use sockets::{Family, SocketState};
+use stacks::Stacks;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
@@ -90,6 +92,8 @@ pub struct Judge {
     clients: HashMap<SocketAddr, (usize, u32)>,
     /// The stand-in's streams, with the task that opened each (when known).
     proxy_streams: Vec<(crate::standin::Stream, Option<usize>)>,
+    /// The frames of the findings' calls.
+    stacks: Stacks,
 }
 
 /// How many distinct tasks a finding keeps before giving up on attribution.
@@ -119,6 +123,7 @@ impl Judge {
             stand_in: Vec::new(),
             clients: HashMap::new(),
             proxy_streams: Vec::new(),
+            stacks: Stacks::default(),
         }
     }
 
@@ -143,10 +148,15 @@ impl Judge {
 
     /// Judges one event; `shown` is how the trace shows it (what a finding quotes).
     pub fn observe(&mut self, event: &Event, shown: Shown<'_>) {
-        if self.root.pid.is_none() {
-            self.root.pid = Some(event.pid);
-        }
         let pid = event.pid;
+        if let EventKind::Frame(frame) = &event.kind {
+            self.stack_event(pid, Some(frame));
+            return;
+        }
+        self.stack_event(pid, None);
+        if self.root.pid.is_none() {
+            self.root.pid = Some(pid);
+        }
         self.tasks.task(pid);
         if !matches!(event.kind, EventKind::Exit(_)) {
             self.live_pids.insert(pid);
@@ -299,7 +309,7 @@ impl Judge {
                 let why = why.clone();
                 self.problem(why);
             }
-            EventKind::Nothing => {}
+            EventKind::Frame(_) | EventKind::Nothing => {}
         }
     }
 

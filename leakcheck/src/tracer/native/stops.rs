@@ -4,7 +4,7 @@ use super::arch;
 use super::decode::Decoder;
 use super::filter::{syscall_of, Syscall};
 use super::kernel::{resume, syscall_info, SyscallInfo};
-use super::shared::{Shared, SocketInfo};
+use super::shared::{Halt, Shared, SocketInfo};
 use crate::event::ProcessEnd;
 use crate::leftover;
 use crate::syntax::{Call, Line, Ret, Spawn};
@@ -62,7 +62,8 @@ impl Session<'_, '_> {
         let exec = Call::Exec {
             path: Cow::Owned(path),
         };
-        self.shared.emit(pid, &Line::Call(exec, Ret::Value(0)));
+        self.shared
+            .emit(pid, &Line::Call(exec, Ret::Value(0)), Halt::Ptrace);
     }
 
     /// A seccomp stop: the call is at entry. Returns whether to see its exit.
@@ -82,14 +83,16 @@ impl Session<'_, '_> {
                 // destination is in the arguments, so the exit is not waited for.
                 let socket = self.shared.socket(pid, a[0]);
                 let send = self.decoder.send(pid, call, &a, socket);
-                self.shared.emit(pid, &Line::Call(send, Ret::Unknown));
+                self.shared
+                    .emit(pid, &Line::Call(send, Ret::Unknown), Halt::Ptrace);
                 false
             }
             // The filter stops these only in the cases that matter; they are written at
             // entry, since their result does not change what they tell.
             Syscall::Prctl | Syscall::Clone | Syscall::Ptrace | Syscall::Seccomp => {
                 let entry = self.decoder.entry(pid, call, &a);
-                self.shared.emit(pid, &Line::Call(entry, Ret::Unknown));
+                self.shared
+                    .emit(pid, &Line::Call(entry, Ret::Unknown), Halt::Ptrace);
                 false
             }
             Syscall::Clone3 => false,
@@ -109,7 +112,7 @@ impl Session<'_, '_> {
         };
         let SyscallInfo::Exit { rval, is_error } = *info else {
             self.shared
-                .emit(pid, &Line::Call(pending.call, Ret::Unknown));
+                .emit(pid, &Line::Call(pending.call, Ret::Unknown), Halt::Ptrace);
             return;
         };
         let a = pending.args;
@@ -136,7 +139,8 @@ impl Session<'_, '_> {
         } else {
             Ret::Value(rval)
         };
-        self.shared.emit(pid, &Line::Call(pending.call, ret));
+        self.shared
+            .emit(pid, &Line::Call(pending.call, ret), Halt::Ptrace);
     }
 
     /// A tracee is gone: finish its line and say how it ended.
@@ -147,7 +151,7 @@ impl Session<'_, '_> {
         }) = self.tracees.remove(&pid)
         {
             self.shared
-                .emit(pid, &Line::Call(pending.call, Ret::Unknown));
+                .emit(pid, &Line::Call(pending.call, Ret::Unknown), Halt::Ptrace);
         }
         let notice = match &end {
             ProgramStatus::Exited(code) => ProcessEnd::Exited(*code),
@@ -157,7 +161,7 @@ impl Session<'_, '_> {
             }),
             ProgramStatus::TimedOut => unreachable!("a death is an exit or a signal"),
         };
-        self.shared.emit(pid, &Line::End(notice));
+        self.shared.emit(pid, &Line::End(notice), Halt::Ptrace);
         self.shared.tasks.ended(pid.as_raw() as u32);
         if pid == self.root {
             self.root_status = Some(end);
@@ -308,7 +312,7 @@ impl Session<'_, '_> {
                         },
                     };
                     let spawn = Line::Call(Call::Spawn(how), Ret::Value(i64::from(child)));
-                    self.shared.emit(pid, &spawn);
+                    self.shared.emit(pid, &spawn, Halt::Ptrace);
                 }
                 resume(pid, libc::PTRACE_CONT, 0);
             }
