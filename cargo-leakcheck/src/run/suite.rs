@@ -54,6 +54,7 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
         stand_in: options.trace.stand_in.clone(),
         timeout: options.timeout,
         threads,
+        workspace: ws.root().to_path_buf(),
     };
     let plan = plan::plan(
         &settings,
