@@ -6,7 +6,8 @@
 //! call; the strace backend parses strace's text with [`syntax`]), with how the trace
 //! shows it ([`syntax::Shown`], rendered only when a finding quotes it); the
 //! [`attribution`] of tasks to tests and the [`judge::Judge`] turn events into
-//! [`Finding`]s and a [`Verdict`], asking [`ports`] what the trace cannot tell; the
+//! [`Finding`]s and a [`Verdict`], asking [`ports`] what the trace cannot tell; [`stack`]
+//! tells where in the workspace's code a finding's attempt was made (its `location`); the
 //! [`report`] module writes what users read.
 //!
 //! ```text

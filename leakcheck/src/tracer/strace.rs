@@ -1,5 +1,6 @@
 //! The strace backend: runs `strace -f --seccomp-bpf` and reads its trace as it is
-//! written.
+//! written; with [`STACKS_ENV`], `-k` too, whose stack lines follow each call and give
+//! the findings their locations.
 
 use super::process::{self, find_in_path, is_executable, resolve_program, Launch};
 use super::run::{Observer, ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
@@ -39,8 +40,11 @@ pub struct StraceBackend {
 /// `LEAKCHECK_STRACE_STACKS=1` makes strace print each traced call's stack (`-k`), which
 /// gives findings their `location` under this backend. It is off by default: strace
 /// unwinds every traced call with libunwind, which made 100,000 loopback datagrams take
-/// 4.4 times as long (55 s against 12.7 s on a 2-vCPU VM), where the native tracer
-/// unwinds only the calls that make a finding.
+/// 4.4 times as long (55 s against 12.7 s on a 2-vCPU VM) and the benchmark's suites 9 to
+/// 13 times as long under this backend (`cargo bench --bench suites`: 8.2 s against
+/// 0.89 s, 39 s against 3.0 s), where the native tracer unwinds only the calls that make
+/// a new finding. strace 6.1's libunwind also loses the frames of code compiled into a
+/// Rust test binary past the first one it finds there.
 pub const STACKS_ENV: &str = "LEAKCHECK_STRACE_STACKS";
 
 fn stacks_wanted() -> bool {

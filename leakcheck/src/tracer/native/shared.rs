@@ -80,21 +80,7 @@ impl Shared<'_> {
             Ok(kind) => {
                 observer.event(&Event { pid, kind }, Shown::Line(line));
                 if matches!(line, Line::Call(..)) && observer.wants_stack() {
-                    let regs = match halt {
-                        Halt::Ptrace => kernel::registers(tid),
-                        Halt::Notified => Regs::of_blocked(pid),
-                    };
-                    let frames = regs.map(|regs| stack::unwind(pid, regs));
-                    for frame in frames.unwrap_or_default() {
-                        let line = Line::Frame(&frame);
-                        if observer.wants_text() {
-                            text.clear();
-                            render::line(text, pid, &line);
-                            observer.text(text);
-                        }
-                        let kind = EventKind::Frame(frame.clone());
-                        observer.event(&Event { pid, kind }, Shown::Line(&line));
-                    }
+                    emit_stack(&mut **observer, text, tid, halt);
                 }
             }
             Err(reason) => {
@@ -119,5 +105,28 @@ impl Shared<'_> {
 
     pub(super) fn socket(&self, pid: Pid, fd: u64) -> Option<SocketInfo> {
         self.sockets.lock().ok()?.get(pid, fd)
+    }
+}
+
+/// Unwinds task `tid`, which waits as `halt` says, and hands each frame to the observer
+/// (with its text first, when the trace is kept as text).
+fn emit_stack(observer: &mut dyn Observer, text: &mut String, tid: Pid, halt: Halt) {
+    let pid = tid.as_raw() as u32;
+    let regs = match halt {
+        Halt::Ptrace => kernel::registers(tid),
+        Halt::Notified => Regs::of_blocked(pid),
+    };
+    let Some(regs) = regs else {
+        return;
+    };
+    for frame in stack::unwind(pid, regs) {
+        let line = Line::Frame(&frame);
+        if observer.wants_text() {
+            text.clear();
+            render::line(text, pid, &line);
+            observer.text(text);
+        }
+        let kind = EventKind::Frame(frame.clone());
+        observer.event(&Event { pid, kind }, Shown::Line(&line));
     }
 }
