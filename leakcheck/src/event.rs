@@ -272,8 +272,24 @@ pub enum EventKind {
         /// What it hides.
         why: String,
     },
+    /// One frame of the stack of the call this task made just before, innermost first:
+    /// strace's ` > ` lines (`-k`), or the native tracer's unwinding of a call that made a
+    /// finding. It tells where the finding's attempt was made.
+    Frame(Frame),
     /// A line that carries nothing to judge (e.g. `+++ superseded by execve +++`).
     Nothing,
+}
+
+/// Where one frame of a traced call's stack was: a place in a mapped file. It is made
+/// into a source location only for the findings that are reported
+/// (`leakcheck::stack::locate`), with the file's debug information.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Frame {
+    /// The file mapped there (a program or a shared library), as the process maps it.
+    pub module: String,
+    /// The offset in that file of the frame's instruction: just after the system call
+    /// for the innermost frame, a return address for the others.
+    pub offset: u64,
 }
 
 /// One event with the process (thread) that caused it. How the trace shows it travels

@@ -6,7 +6,8 @@
 //! call; the strace backend parses strace's text with [`syntax`]), with how the trace
 //! shows it ([`syntax::Shown`], rendered only when a finding quotes it); the
 //! [`attribution`] of tasks to tests and the [`judge::Judge`] turn events into
-//! [`Finding`]s and a [`Verdict`], asking [`ports`] what the trace cannot tell; the
+//! [`Finding`]s and a [`Verdict`], asking [`ports`] what the trace cannot tell; [`stack`]
+//! tells where in the workspace's code a finding's attempt was made (its `location`); the
 //! [`report`] module writes what users read.
 //!
 //! ```text
@@ -32,6 +33,8 @@ pub mod ports;
 #[cfg(target_os = "linux")]
 mod query;
 pub mod report;
+#[cfg(target_os = "linux")]
+pub mod stack;
 #[cfg(target_os = "linux")]
 pub mod standin;
 #[cfg(target_os = "linux")]
@@ -122,6 +125,9 @@ pub fn trace(
     policy: Policy,
 ) -> Result<(Judge, RunResult), TraceError> {
     let mut judge = Judge::new(policy);
+    if let Some(workspace) = workspace_of(cmd) {
+        judge.set_workspace(workspace);
+    }
     // The stand-in proxy (`--stand-in`) serves the allowed endpoints in a namespace made
     // for this run, which the program joins.
     let mut standing = None;
@@ -210,6 +216,26 @@ impl tracer::Observer for Pipeline<'_> {
             let _ = writeln!(keep, "{line}");
         }
     }
+
+    fn wants_stack(&self) -> bool {
+        self.judge.wants_stack()
+    }
+}
+
+/// The source tree whose code `cmd`'s findings' locations name: the one it says, else the
+/// cargo workspace around the directory it runs in (or that directory).
+#[cfg(target_os = "linux")]
+fn workspace_of(cmd: &TracedCommand) -> Option<stack::Workspace> {
+    if let Some(root) = &cmd.workspace {
+        return Some(stack::Workspace::new(root));
+    }
+    let current = std::env::current_dir().ok();
+    let dir = match (&cmd.cwd, current) {
+        (Some(cwd), Some(current)) => current.join(cwd),
+        (Some(cwd), None) => cwd.clone(),
+        (None, current) => current?,
+    };
+    Some(stack::Workspace::around(&dir))
 }
 
 /// Judges a recorded trace (one strace line per item) under `policy`: what [`check`]
@@ -218,6 +244,9 @@ impl tracer::Observer for Pipeline<'_> {
 pub fn judge_trace<'a>(lines: impl IntoIterator<Item = &'a str>, policy: Policy) -> Verdict {
     let mut parser = Parser::new();
     let mut judge = Judge::new(policy);
+    if let Some(workspace) = workspace_of(&TracedCommand::default()) {
+        judge.set_workspace(workspace);
+    }
     for line in lines {
         if let Err(error) = parser.feed(line, &mut |event, shown| judge.observe(&event, shown)) {
             judge.parse_error(&error);

@@ -31,16 +31,18 @@ pub struct CommandOptions {
 pub fn run(options: CommandOptions, output: ReporterOptions) -> Result<u8, Error> {
     let mut reporter = Reporter::for_command(output);
     let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
-    // Inside a cargo project, its metadata is the base of the policy.
-    let (mut config, target_dir) = if in_cargo_project(&cwd) {
+    // Inside a cargo project, its metadata is the base of the policy, and the findings'
+    // locations name the workspace's files; elsewhere those of the current directory.
+    let (mut config, target_dir, root) = if in_cargo_project(&cwd) {
         let ws = Workspace::load(None)?;
         let manifests = ManifestLayers::of(&ws)?;
         (
             manifests.for_package(ws.package_at(&cwd).as_deref()),
             ws.target_dir().to_path_buf(),
+            ws.root().to_path_buf(),
         )
     } else {
-        (PolicyConfig::default(), cwd.join("target"))
+        (PolicyConfig::default(), cwd.join("target"), cwd.clone())
     };
     config = config.merge(policy_layers::heteronculous_layer()?);
     config = config.merge(policy_layers::env_and_cli_layers(&options.policy)?);
@@ -54,6 +56,7 @@ pub fn run(options: CommandOptions, output: ReporterOptions) -> Result<u8, Error
     cmd.stand_in = options.trace.stand_in.clone();
     cmd.timeout = Some(options.timeout);
     cmd.keep_leftovers = options.keep_leftovers;
+    cmd.workspace = Some(root);
     let display = cmd.display();
     let policy = config.resolve(&display);
     let tracer = Backend::select(options.trace.tracer.as_deref())

@@ -28,6 +28,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Tests run at once (and the batch run's `--test-threads`).
     pub threads: usize,
+    /// The workspace root: the findings' locations name its files.
+    pub workspace: std::path::PathBuf,
 }
 
 impl Settings {

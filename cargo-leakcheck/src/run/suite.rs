@@ -98,6 +98,7 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
         stand_in: options.trace.stand_in.clone(),
         timeout: options.timeout,
         threads,
+        workspace: ws.root().to_path_buf(),
     };
     // A partition's part of a binary is no whole binary: its batch would run the rest.
     let batch_mode = !options.per_test && options.partition.is_none();

@@ -59,6 +59,7 @@ pub fn test_binary_command<S: Into<OsString>>(
         cmd.cwd = Some(binary.manifest_dir.clone());
     }
     cmd.isolate_network = settings.isolate_network;
+    cmd.workspace = Some(settings.workspace.clone());
     cmd.stand_in = settings.stand_in.clone();
     cmd.timeout = Some(settings.timeout);
     cmd

@@ -137,6 +137,8 @@ pub fn run(options: WrapOptions, output: ReporterOptions) -> Result<u8, Error> {
         || cmd.stand_in.is_some()
         || std::env::var_os(ISOLATE_ENV).is_some_and(|v| !v.is_empty() && v != "0");
     cmd.timeout = Some(options.timeout);
+    // The test's own workspace; else the one around the directory nextest runs it in.
+    cmd.workspace = workspace.as_ref().map(|ws| ws.root().to_path_buf());
     let display = cmd.display();
     let name = if test.name.is_empty() {
         display.clone()

@@ -84,6 +84,7 @@ impl Judge {
         let index = self.findings.len();
         self.index.insert(key, index);
         self.push(finding, target, maker);
+        self.await_stack(event.pid, index);
         index
     }
 
@@ -104,6 +105,9 @@ impl Judge {
         finding.severity = severity;
         finding.kind = self.final_kind(index, finding.kind);
         finding.hint = Some(finding.kind.hint().to_string());
+        if finding.location.is_none() {
+            finding.location = self.location(index);
+        }
         if finding.program.is_none() {
             finding.program = self.first_makers[index]
                 .and_then(|t| self.tasks.program(t))
@@ -158,6 +162,7 @@ impl Judge {
             self.problem("the trace ended before the program did: the tracer was stopped or died");
         }
         let kept = self.kept(&self.policy);
+        self.locate_kept(&kept);
         let policy = &self.policy;
         let mut findings: Vec<Finding> = kept
             .into_iter()

@@ -23,6 +23,7 @@ mod queries;
 mod resolver;
 mod servers;
 mod sockets;
+mod stacks;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -42,6 +43,7 @@ pub use proxy::{finding_of, stream_kind};
 pub use servers::holds;
 pub use sockets::Proto;
 use sockets::{Family, SocketState};
+use stacks::Stacks;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
@@ -101,6 +103,8 @@ pub struct Judge {
     /// The task that made each finding's first occurrence, parallel to `findings`: its
     /// program, when the trace showed it only later.
     first_makers: Vec<Option<usize>>,
+    /// The frames of the findings' calls.
+    stacks: Stacks,
 }
 
 /// How many distinct tasks a finding keeps before giving up on attribution.
@@ -132,6 +136,7 @@ impl Judge {
             proxy_streams: Vec::new(),
             queries: HashMap::new(),
             first_makers: Vec::new(),
+            stacks: Stacks::default(),
         }
     }
 
@@ -156,10 +161,15 @@ impl Judge {
 
     /// Judges one event; `shown` is how the trace shows it (what a finding quotes).
     pub fn observe(&mut self, event: &Event, shown: Shown<'_>) {
-        if self.root.pid.is_none() {
-            self.root.pid = Some(event.pid);
-        }
         let pid = event.pid;
+        if let EventKind::Frame(frame) = &event.kind {
+            self.stack_event(pid, Some(frame));
+            return;
+        }
+        self.stack_event(pid, None);
+        if self.root.pid.is_none() {
+            self.root.pid = Some(pid);
+        }
         self.tasks.task(pid);
         if !matches!(event.kind, EventKind::Exit(_)) {
             self.live_pids.insert(pid);
@@ -316,7 +326,7 @@ impl Judge {
                 let why = why.clone();
                 self.problem(why);
             }
-            EventKind::Nothing => {}
+            EventKind::Frame(_) | EventKind::Nothing => {}
         }
     }
 

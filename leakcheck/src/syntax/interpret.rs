@@ -16,6 +16,7 @@ impl Line<'_> {
     pub fn event_kind(&self) -> Result<EventKind, String> {
         let (call, ret) = match self {
             Line::End(end) => return Ok(EventKind::Exit(end.clone())),
+            Line::Frame(frame) => return Ok(EventKind::Frame((*frame).clone())),
             Line::Call(call, ret) => (call, *ret),
         };
         Ok(match call {

@@ -368,4 +368,7 @@ pub enum Line<'a> {
     Call(Call<'a>, Ret),
     /// A task ended.
     End(ProcessEnd),
+    /// A frame of the stack of the task's call just before (a ` > ` line, as `strace -k`
+    /// writes them).
+    Frame(&'a crate::event::Frame),
 }

@@ -8,11 +8,12 @@
 //! shows it ([`Shown`]).
 //!
 //! Files: `parse.rs` (the streaming [`Parser`]: lines, notices, split calls), `call.rs`
-//! (one call's text into an event), `sockaddr.rs` (socket addresses), `lex.rs` (strace's
-//! text structures: C strings, nesting, `key=value` fields), `names.rs` (the names of
-//! numbers, both ways); `line.rs` (a line as typed values: what the native tracer read),
-//! `render.rs` (a typed line in strace's syntax), `interpret.rs` (the event a typed line
-//! shows, which is the event its text parses into).
+//! (one call's text into an event), `frame.rs` (strace's stack lines, `-k`),
+//! `sockaddr.rs` (socket addresses), `lex.rs` (strace's text structures: C strings,
+//! nesting, `key=value` fields), `names.rs` (the names of numbers, both ways); `line.rs`
+//! (a line as typed values: what the native tracer read), `render.rs` (a typed line in
+//! strace's syntax), `interpret.rs` (the event a typed line shows, which is the event its
+//! text parses into).
 //!
 //! The parser picks destinations by system call name and argument position, never by
 //! scanning a whole line for `{sa_family=`: payload strings, `ioctl` and `recvfrom`
@@ -23,6 +24,7 @@
 //! into an `unverified` verdict.
 
 mod call;
+mod frame;
 mod interpret;
 mod lex;
 mod line;
@@ -36,6 +38,7 @@ mod sockaddr;
 #[cfg(test)]
 mod tests;
 
+pub use frame::{is_frame_line, parse_frame};
 pub use lex::parse_string;
 pub use line::{
     Addr, Buf, Call, Iov, Line, Msg, MsgHdr, Msgs, Ret, SockAddrBytes, Spawn, MAX_SOCKADDR,

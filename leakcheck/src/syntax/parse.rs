@@ -2,6 +2,7 @@
 //! (`<unfinished ...>`, `<... resumed>`) put back together.
 
 use super::call::parse_call;
+use super::frame::{is_frame_line, parse_frame};
 use super::shown::Shown;
 use crate::event::{Event, EventKind, ProcessEnd};
 use std::collections::HashMap;
@@ -23,6 +24,9 @@ pub struct ParseError {
 #[derive(Debug, Default)]
 pub struct Parser {
     pending: HashMap<u32, String>,
+    /// The task whose call the last line completed: strace's stack lines (`-k`), which
+    /// have no pid, are the stack of that call.
+    last_pid: Option<u32>,
 }
 
 impl Parser {
@@ -56,7 +60,22 @@ impl Parser {
         if trimmed.is_empty() {
             return Ok(());
         }
+        if is_frame_line(trimmed) {
+            // A stack line without a file (`backtracing_error`) only shortens a stack.
+            if let (Some(pid), Some(frame)) = (self.last_pid, parse_frame(trimmed)) {
+                emit(
+                    Event {
+                        pid,
+                        kind: EventKind::Frame(frame),
+                    },
+                    Shown::Text(trimmed.trim_start()),
+                );
+            }
+            return Ok(());
+        }
         let (pid, rest) = split_pid(trimmed);
+        // Set again below only when this line completes a call.
+        self.last_pid = None;
 
         if let Some(notice) = rest.strip_prefix("+++ ") {
             let end = parse_exit(notice).ok_or_else(|| err("unknown process notice"))?;
@@ -92,6 +111,7 @@ impl Parser {
             }
             let event = parse_call(pid, &joined).map_err(|reason| err(&reason))?;
             emit(event, Shown::Text(&joined));
+            self.last_pid = Some(pid);
             return Ok(());
         }
         if let Some(half) = strip_unfinished(rest) {
@@ -105,6 +125,7 @@ impl Parser {
         }
         let event = parse_call(pid, rest).map_err(|reason| err(&reason))?;
         emit(event, Shown::Text(rest));
+        self.last_pid = Some(pid);
         Ok(())
     }
 

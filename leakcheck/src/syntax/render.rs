@@ -10,9 +10,12 @@ use super::names;
 use crate::event::ProcessEnd;
 use std::fmt::Write as _;
 
-/// Appends `pid` and the line: `1234 connect(3, {...}, 16) = 0`.
+/// Appends `pid` and the line: `1234 connect(3, {...}, 16) = 0`. A frame line has no
+/// pid, as strace writes it: it belongs to the call before.
 pub fn line(out: &mut String, pid: u32, line: &Line) {
-    let _ = write!(out, "{pid} ");
+    if !matches!(line, Line::Frame(_)) {
+        let _ = write!(out, "{pid} ");
+    }
     text(out, line);
 }
 
@@ -30,6 +33,7 @@ pub fn text(out: &mut String, line: &Line) {
         Line::End(ProcessEnd::Killed(signal)) => {
             let _ = write!(out, "+++ killed by {signal} +++");
         }
+        Line::Frame(frame) => super::frame::render(out, frame),
     }
 }
 

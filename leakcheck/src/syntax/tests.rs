@@ -433,3 +433,57 @@ fn names_read_as_libc_numbers() {
         }
     );
 }
+
+fn frame(module: &str, offset: u64) -> EventKind {
+    EventKind::Frame(crate::event::Frame {
+        module: module.to_string(),
+        offset,
+    })
+}
+
+#[test]
+fn strace_stack_lines_are_frames_of_the_call_before() {
+    let events = parse(&[
+        r#"31 connect(3, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.0.0.2")}, 16) = -1 ENETUNREACH (Network is unreachable)"#,
+        " > /usr/lib/x86_64-linux-gnu/libc.so.6(__connect+0x10) [0x10a7c0]",
+        " > /t/debug/deps/demo-1f2e(demo::tests::leaks+0x21) [0x17b11]",
+        " > unexpected_backtracing_error [0x7f00]",
+        "32 +++ exited with 0 +++",
+    ]);
+    let kinds: Vec<(u32, EventKind)> = events.into_iter().map(|e| (e.pid, e.kind)).collect();
+    assert_eq!(kinds.len(), 4, "{kinds:#?}");
+    assert_eq!(
+        kinds[1],
+        (31, frame("/usr/lib/x86_64-linux-gnu/libc.so.6", 0x10a7c0))
+    );
+    assert_eq!(kinds[2], (31, frame("/t/debug/deps/demo-1f2e", 0x17b11)));
+    assert!(matches!(kinds[3], (32, EventKind::Exit(_))));
+}
+
+#[test]
+fn a_split_calls_frames_follow_its_resumed_half() {
+    let events = parse(&[
+        r#"40 connect(3, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("1.2.3.4")}, 16 <unfinished ...>"#,
+        // Nothing to belong to: the call has not been yielded yet.
+        " > /lib/libc.so.6(__connect+0x10) [0x10]",
+        r#"41 sendto(4, "q", 1, 0, NULL, 0) = 1"#,
+        " > /lib/libc.so.6(sendto+0x13) [0x20]",
+        "40 <... connect resumed>) = -1 ENETUNREACH (Network is unreachable)",
+        " > /lib/libc.so.6(__connect+0x10) [0x30]",
+    ]);
+    let kinds: Vec<(u32, EventKind)> = events.into_iter().map(|e| (e.pid, e.kind)).collect();
+    assert_eq!(kinds.len(), 4, "{kinds:#?}");
+    assert_eq!(kinds[1], (41, frame("/lib/libc.so.6", 0x20)));
+    assert!(matches!(kinds[2], (40, EventKind::Connect { .. })));
+    assert_eq!(kinds[3], (40, frame("/lib/libc.so.6", 0x30)));
+}
+
+#[test]
+fn a_stack_line_before_any_call_or_after_a_notice_belongs_to_nothing() {
+    let events = parse(&[
+        " > /lib/libc.so.6(f+0x1) [0x10]",
+        "50 +++ exited with 0 +++",
+        " > /lib/libc.so.6(f+0x1) [0x10]",
+    ]);
+    assert_eq!(events.len(), 1, "{events:#?}");
+}

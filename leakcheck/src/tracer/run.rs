@@ -37,6 +37,10 @@ pub struct TracedCommand {
     /// Serve a stand-in proxy on the allowed endpoints, in a network namespace made for
     /// the run (implies `isolate_network`): see [`crate::standin`].
     pub stand_in: Option<crate::standin::Plan>,
+    /// The root of the source tree whose code the findings' locations name (the cargo
+    /// workspace); None: the cargo workspace around the working directory, or that
+    /// directory itself.
+    pub workspace: Option<PathBuf>,
     /// The namespace the program joins instead of making its own (the stand-in's).
     pub(crate) sandbox: Option<std::sync::Arc<super::sandbox::Sandbox>>,
 }
@@ -207,6 +211,13 @@ pub trait Observer: Send {
     /// One line of the trace as text, when [`Observer::wants_text`]: strace's own lines,
     /// the native tracer's rendered in strace's syntax.
     fn text(&mut self, _line: &str) {}
+
+    /// Whether the event just handed over wants the stack of its call (it made a
+    /// finding): a tracer that can unwind the waiting task then hands over its frames as
+    /// [`EventKind::Frame`](crate::event::EventKind::Frame) events, innermost first.
+    fn wants_stack(&self) -> bool {
+        false
+    }
 }
 
 /// A tracing backend.

@@ -1,5 +1,6 @@
 //! The strace backend: runs `strace -f --seccomp-bpf` and reads its trace as it is
-//! written.
+//! written; with [`STACKS_ENV`], `-k` too, whose stack lines follow each call and give
+//! the findings their locations.
 
 use super::process::{self, find_in_path, is_executable, resolve_program, Launch};
 use super::run::{Observer, ProgramStatus, RunResult, TraceError, TracedCommand, Tracer};
@@ -32,6 +33,22 @@ clone,clone3,fork,vfork,prctl,ptrace,seccomp";
 #[derive(Debug, Clone)]
 pub struct StraceBackend {
     strace: PathBuf,
+    /// Run strace with `-k`, for the findings' locations.
+    stacks: bool,
+}
+
+/// `LEAKCHECK_STRACE_STACKS=1` makes strace print each traced call's stack (`-k`), which
+/// gives findings their `location` under this backend. It is off by default: strace
+/// unwinds every traced call with libunwind, which made 100,000 loopback datagrams take
+/// 4.4 times as long (55 s against 12.7 s on a 2-vCPU VM) and the benchmark's suites 9 to
+/// 13 times as long under this backend (`cargo bench --bench suites`: 8.2 s against
+/// 0.89 s, 39 s against 3.0 s), where the native tracer unwinds only the calls that make
+/// a new finding. strace 6.1's libunwind also loses the frames of code compiled into a
+/// Rust test binary past the first one it finds there.
+pub const STACKS_ENV: &str = "LEAKCHECK_STRACE_STACKS";
+
+fn stacks_wanted() -> bool {
+    std::env::var_os(STACKS_ENV).is_some_and(|v| v == "1")
 }
 
 impl StraceBackend {
@@ -40,25 +57,32 @@ impl StraceBackend {
         if let Some(path) = std::env::var_os("LEAKCHECK_STRACE") {
             let path = PathBuf::from(path);
             if is_executable(&path) {
-                return Ok(StraceBackend { strace: path });
+                return Ok(StraceBackend::with_path(path));
             }
             return Err(TraceError::StraceMissing {
                 where_: format!(" at LEAKCHECK_STRACE={}", path.display()),
             });
         }
         match find_in_path(OsStr::new("strace")) {
-            Some(strace) => Ok(StraceBackend { strace }),
+            Some(strace) => Ok(StraceBackend::with_path(strace)),
             None => Err(TraceError::StraceMissing {
                 where_: " on PATH".to_string(),
             }),
         }
     }
 
-    /// Uses the strace at `path`.
+    /// Uses the strace at `path` (with `-k` when [`STACKS_ENV`] says so).
     pub fn with_path(path: impl Into<PathBuf>) -> StraceBackend {
         StraceBackend {
             strace: path.into(),
+            stacks: stacks_wanted(),
         }
+    }
+
+    /// Whether strace prints each call's stack (`-k`), which gives findings a location.
+    pub fn with_stacks(mut self, stacks: bool) -> StraceBackend {
+        self.stacks = stacks;
+        self
     }
 
     /// strace's command line for `cmd`, writing the trace to `output`.
@@ -66,8 +90,11 @@ impl StraceBackend {
         let mut command = Command::new(&self.strace);
         // No `-e signal=none`: it also hides `+++ killed by SIG... +++`, and without that
         // line a crashed program is indistinguishable from a tracer that died.
+        command.args(["-f", "--seccomp-bpf", "-q", "-s", "1024"]);
+        if self.stacks {
+            command.arg("-k");
+        }
         command
-            .args(["-f", "--seccomp-bpf", "-q", "-s", "1024"])
             .args(["-e", &format!("trace={TRACED_SYSCALLS}")])
             .arg("-o")
             .arg(output)
@@ -129,15 +156,19 @@ impl Tracer for StraceBackend {
                 // running has a grace period (see `leftover`).
                 let mut root = None;
                 let mut track = |line: &str| {
-                    let (tid, rest) = crate::syntax::split_pid(line);
-                    if rest.starts_with("+++ exited with") || rest.starts_with("+++ killed by") {
-                        tasks.ended(tid);
-                        if root == Some(tid) {
-                            let _ = watch_tx.send(crate::leftover::Event::RootExited);
+                    // A stack line (`-k`) has no pid: it names no task.
+                    if !crate::syntax::is_frame_line(line) {
+                        let (tid, rest) = crate::syntax::split_pid(line);
+                        if rest.starts_with("+++ exited with") || rest.starts_with("+++ killed by")
+                        {
+                            tasks.ended(tid);
+                            if root == Some(tid) {
+                                let _ = watch_tx.send(crate::leftover::Event::RootExited);
+                            }
+                        } else {
+                            root.get_or_insert(tid);
+                            tasks.started(tid);
                         }
-                    } else {
-                        root.get_or_insert(tid);
-                        tasks.started(tid);
                     }
                     if observer.wants_text() {
                         observer.text(line);

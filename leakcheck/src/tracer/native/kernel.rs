@@ -1,7 +1,9 @@
 //! The kernel interfaces of the native tracer: `PTRACE_GET_SYSCALL_INFO`, resuming a
-//! tracee, reading its memory, and the seccomp listener (its copy, notifications and
-//! their answers). Each wrapper is one system call.
+//! tracee, reading its memory and registers, and the seccomp listener (its copy,
+//! notifications and their answers). Each wrapper is one system call.
 
+use super::arch;
+use crate::stack::Regs;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
 use std::io::{self, IoSliceMut};
@@ -111,6 +113,27 @@ pub(super) fn read_mem(pid: Pid, addr: u64, len: usize, buf: &mut Vec<u8>) -> Op
             None
         }
     }
+}
+
+/// The registers of a ptrace-stopped tracee that an unwind starts from
+/// (`PTRACE_GETREGSET`); only the thread that traces it may ask.
+pub(super) fn registers(pid: Pid) -> Option<Regs> {
+    // SAFETY: plain data, for which all zeroes is a value.
+    let mut regs: arch::UserRegs = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: (&mut regs as *mut arch::UserRegs).cast(),
+        iov_len: std::mem::size_of::<arch::UserRegs>(),
+    };
+    // SAFETY: the kernel writes at most `iov_len` bytes into `regs`.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            pid.as_raw(),
+            libc::NT_PRSTATUS as usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    (r == 0).then(|| arch::unwind_regs(&regs))
 }
 
 /// The parent's copy of the seccomp listener.

@@ -19,12 +19,18 @@
 //! which makes the verdict unverified), and a system call of another ABI (32-bit
 //! `int 0x80`, x32) becomes a problem of the run.
 //!
+//! A call that makes a new finding (the observer says so: `Observer::wants_stack`) has
+//! its thread's stack unwound while it still waits ([`crate::stack`]), from all of its
+//! registers at a ptrace stop, from its stack and program counters
+//! (`/proc/TID/syscall`) in a seccomp notification; the frames follow the call as
+//! events. Calls that make no new finding cost nothing more.
+//!
 //! Files: `filter.rs` (the seccomp program, written with the assembler in `bpf.rs`, and
 //! its installation), `arch.rs` (what differs between x86_64 and aarch64), `kernel.rs`
 //! (the ptrace, process_vm_readv and seccomp-listener calls), `decode.rs` (a stopped
 //! call's arguments into a typed line), `stops.rs` (the ptrace loop), `notify.rs` (the
-//! seccomp notifications), `shared.rs` (what the two loops share); this file starts the
-//! program and the loops.
+//! seccomp notifications), `shared.rs` (what the two loops share, and the stacks they
+//! unwind); this file starts the program and the loops.
 
 mod arch;
 mod bpf;

@@ -4,7 +4,7 @@
 use super::decode::Decoder;
 use super::filter::{syscall_of, Syscall};
 use super::kernel::{copy_fd, hung_up, let_continue, receive, Listener};
-use super::shared::Shared;
+use super::shared::{Halt, Shared};
 use crate::syntax::{Line, Ret};
 use nix::unistd::Pid;
 use std::io::{self, Read, Write};
@@ -39,7 +39,7 @@ pub(super) fn answer(
             // The line is written while the call waits: the judge may look the sender's
             // descriptor, or the port it sends to, up in /proc (leakcheck::ports), which
             // only works while they are still open.
-            shared.emit(pid, &Line::Call(send, Ret::Unknown));
+            shared.emit(pid, &Line::Call(send, Ret::Unknown), Halt::Notified);
         }
         _ => shared.problem(format!(
             "unexpected seccomp notification for system call {}",

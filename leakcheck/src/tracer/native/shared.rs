@@ -1,8 +1,11 @@
 //! What the ptrace thread and the notification thread share: the observer (and the
-//! events they hand it), the sockets seen created, the run's problems and its tasks.
+//! events they hand it, with the stack of a call that made a finding), the sockets seen
+//! created, the run's problems and its tasks.
 
-use crate::event::Event;
+use super::kernel;
+use crate::event::{Event, EventKind};
 use crate::leftover::Tasks;
+use crate::stack::{self, Regs};
 use crate::syntax::{render, Line, ParseError, Shown};
 use crate::tracer::run::Observer;
 use nix::unistd::Pid;
@@ -54,6 +57,18 @@ impl Sockets {
     }
 }
 
+/// How the task of a line waits while the line is handed on: which of its registers can
+/// be read, to unwind its stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Halt {
+    /// In a ptrace stop, and the line is handed on by the thread that traces it: all of
+    /// its registers (`PTRACE_GETREGSET`).
+    Ptrace,
+    /// In a seccomp notification, not ptrace-stopped: its stack and program counters
+    /// (`/proc/TID/syscall`).
+    Notified,
+}
+
 /// What the ptrace thread and the notification thread share.
 pub(super) struct Shared<'a> {
     /// Who is told, and the buffer a line's text is written into when it wants the text.
@@ -67,20 +82,27 @@ pub(super) struct Shared<'a> {
 impl Shared<'_> {
     /// Hands the event a line shows to the observer, with the line to quote (and its
     /// text first, when the observer keeps the trace as text). A line the parser would
-    /// refuse is refused the same way, with the same message.
-    pub(super) fn emit(&self, pid: Pid, line: &Line) {
+    /// refuse is refused the same way, with the same message. When the call made a
+    /// finding that wants its stack, the task (still waiting, as `halt` says) is unwound
+    /// and each frame follows as an event, as strace's ` > ` lines follow its call.
+    pub(super) fn emit(&self, tid: Pid, line: &Line, halt: Halt) {
         let Ok(mut guard) = self.observer.lock() else {
             return;
         };
         let (observer, text) = &mut *guard;
-        let pid = pid.as_raw() as u32;
+        let pid = tid.as_raw() as u32;
         if observer.wants_text() {
             text.clear();
             render::line(text, pid, line);
             observer.text(text);
         }
         match line.event_kind() {
-            Ok(kind) => observer.event(&Event { pid, kind }, Shown::Line(line)),
+            Ok(kind) => {
+                observer.event(&Event { pid, kind }, Shown::Line(line));
+                if matches!(line, Line::Call(..)) && observer.wants_stack() {
+                    emit_stack(&mut **observer, text, tid, halt);
+                }
+            }
             Err(reason) => {
                 text.clear();
                 render::line(text, pid, line);
@@ -103,5 +125,28 @@ impl Shared<'_> {
 
     pub(super) fn socket(&self, pid: Pid, fd: u64) -> Option<SocketInfo> {
         self.sockets.lock().ok()?.get(pid, fd)
+    }
+}
+
+/// Unwinds task `tid`, which waits as `halt` says, and hands each frame to the observer
+/// (with its text first, when the trace is kept as text).
+fn emit_stack(observer: &mut dyn Observer, text: &mut String, tid: Pid, halt: Halt) {
+    let pid = tid.as_raw() as u32;
+    let regs = match halt {
+        Halt::Ptrace => kernel::registers(tid),
+        Halt::Notified => Regs::of_blocked(pid),
+    };
+    let Some(regs) = regs else {
+        return;
+    };
+    for frame in stack::unwind(pid, regs) {
+        let line = Line::Frame(&frame);
+        if observer.wants_text() {
+            text.clear();
+            render::line(text, pid, &line);
+            observer.text(text);
+        }
+        let kind = EventKind::Frame(frame.clone());
+        observer.event(&Event { pid, kind }, Shown::Line(&line));
     }
 }

@@ -4,7 +4,7 @@ use super::arch;
 use super::decode::{is_dns, Decoder};
 use super::filter::{syscall_of, Syscall};
 use super::kernel::{resume, syscall_info, SyscallInfo};
-use super::shared::{Shared, SocketInfo};
+use super::shared::{Halt, Shared, SocketInfo};
 use crate::event::ProcessEnd;
 use crate::leftover;
 use crate::syntax::{Addr, Call, Line, Ret, Spawn};
@@ -59,7 +59,8 @@ impl Session<'_, '_> {
         let exec = Call::Exec {
             path: Cow::Owned(exec_path(pid)),
         };
-        self.shared.emit(pid, &Line::Call(exec, Ret::Value(0)));
+        self.shared
+            .emit(pid, &Line::Call(exec, Ret::Value(0)), Halt::Ptrace);
     }
 
     /// A seccomp stop: the call is at entry. Returns whether to see its exit, and a line
@@ -86,15 +87,24 @@ impl Session<'_, '_> {
                 // destination is in the arguments, so the exit is not waited for.
                 let socket = self.shared.socket(pid, a[0]);
                 let send = self.decoder.send(pid, call, &a, socket);
-                self.shared.emit(pid, &Line::Call(send, Ret::Unknown));
+                self.shared
+                    .emit(pid, &Line::Call(send, Ret::Unknown), Halt::Ptrace);
                 (false, None)
             }
-            // The filter stops these only in the cases that matter; they are written at
-            // entry, since their result does not change what they tell (and after the
-            // tracee goes on: a task's name and parentage are read at the end).
-            Syscall::Prctl | Syscall::Clone | Syscall::Ptrace | Syscall::Seccomp => {
+            // A thread's name is written after it goes on (it makes no finding, and a
+            // task's name is read at the end of the trace).
+            Syscall::Prctl => {
                 let entry = self.decoder.entry(pid, call, &a);
                 (false, Some(Line::Call(entry, Ret::Unknown)))
+            }
+            // The filter stops these only in the cases that matter; they are written at
+            // entry, since their result does not change what they tell, while the tracee
+            // waits (a finding may want its stack).
+            Syscall::Clone | Syscall::Ptrace | Syscall::Seccomp => {
+                let entry = self.decoder.entry(pid, call, &a);
+                self.shared
+                    .emit(pid, &Line::Call(entry, Ret::Unknown), Halt::Ptrace);
+                (false, None)
             }
             Syscall::Clone3 => (false, None),
             _ => {
@@ -113,7 +123,7 @@ impl Session<'_, '_> {
         };
         let SyscallInfo::Exit { rval, is_error } = *info else {
             self.shared
-                .emit(pid, &Line::Call(pending.call, Ret::Unknown));
+                .emit(pid, &Line::Call(pending.call, Ret::Unknown), Halt::Ptrace);
             return;
         };
         let a = pending.args;
@@ -152,7 +162,8 @@ impl Session<'_, '_> {
         } else {
             Ret::Value(rval)
         };
-        self.shared.emit(pid, &Line::Call(pending.call, ret));
+        self.shared
+            .emit(pid, &Line::Call(pending.call, ret), Halt::Ptrace);
     }
 
     /// A tracee is gone: finish its line and say how it ended.
@@ -163,7 +174,7 @@ impl Session<'_, '_> {
         }) = self.tracees.remove(&pid)
         {
             self.shared
-                .emit(pid, &Line::Call(pending.call, Ret::Unknown));
+                .emit(pid, &Line::Call(pending.call, Ret::Unknown), Halt::Ptrace);
         }
         let notice = match &end {
             ProgramStatus::Exited(code) => ProcessEnd::Exited(*code),
@@ -173,7 +184,7 @@ impl Session<'_, '_> {
             }),
             ProgramStatus::TimedOut => unreachable!("a death is an exit or a signal"),
         };
-        self.shared.emit(pid, &Line::End(notice));
+        self.shared.emit(pid, &Line::End(notice), Halt::Ptrace);
         self.shared.tasks.ended(pid.as_raw() as u32);
         if pid == self.root {
             self.root_status = Some(end);
@@ -294,7 +305,8 @@ impl Session<'_, '_> {
                 };
                 resume(pid, request, 0);
                 if let Some(line) = line {
-                    self.shared.emit(pid, &line);
+                    // A name: no finding, so no stack is read from the running tracee.
+                    self.shared.emit(pid, &line, Halt::Ptrace);
                 }
             }
             libc::PTRACE_EVENT_EXEC => {
@@ -332,7 +344,7 @@ impl Session<'_, '_> {
                         },
                     };
                     let spawn = Line::Call(Call::Spawn(how), Ret::Value(i64::from(child)));
-                    self.shared.emit(pid, &spawn);
+                    self.shared.emit(pid, &spawn, Halt::Ptrace);
                 }
             }
             _ => resume(pid, libc::PTRACE_CONT, 0),
