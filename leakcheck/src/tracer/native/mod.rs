@@ -160,9 +160,7 @@ impl Tracer for NativeBackend {
                 root_status: None,
                 watch: Some(watch_tx),
             };
-            let priority = kernel::Priority::raise();
             session.run();
-            drop(priority);
             drop(done_w);
             drop(session.watch.take());
             if let Some(notifier) = notifier {

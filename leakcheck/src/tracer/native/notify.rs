@@ -52,7 +52,6 @@ pub(super) fn answer(
 /// Answers seccomp notifications (the send calls) until the trace is over: reads the
 /// destination and writes the line while the caller waits, then lets the call go on.
 pub(super) fn notify_loop(listener: &Listener, done: &io::PipeReader, shared: &Shared) {
-    let _priority = super::kernel::Priority::raise();
     let mut decoder = Decoder::default();
     let sync = listener.sync;
     let listener = &listener.fd;
