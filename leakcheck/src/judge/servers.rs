@@ -44,6 +44,12 @@ impl Judge {
         owned_in(held, dest)
     }
 
+    /// Whether a TCP listener of the tree the trace showed holds `local` (a socket with
+    /// that local address and a peer was accepted from it).
+    pub fn listens_on(&self, local: &SocketAddr) -> bool {
+        owned_in(&self.tcp_listeners, local)
+    }
+
     pub(super) fn owned(&self, transport: Transport, dest: &SocketAddr) -> bool {
         match transport {
             Transport::Ip(proto) => self.owned_by(proto, dest),

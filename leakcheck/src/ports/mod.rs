@@ -21,7 +21,8 @@ pub(crate) mod procfs;
 use crate::judge::{holds, Descriptor, Judge, Proto, Question};
 pub use inherited::inherited_ip_sockets;
 use procfs::{
-    holds_inode, ip_socket, read_table, sock_proto_name, socket_inode, tables, TCP_LISTEN,
+    copied_socket, holds_inode, ip_socket, read_table, sock_proto_name, socket_inode, tables,
+    TCP_LISTEN,
 };
 pub use procfs::{local_address, parse_table, TableEntry};
 use std::collections::HashMap;
@@ -76,7 +77,9 @@ impl LiveLookups {
                         }
                     }
                     Question::Descriptor(asked) => {
-                        let answer = self.descriptor(asked.pid, asked.fd);
+                        let answer = self.descriptor_knowing(asked.pid, asked.fd, &|local| {
+                            judge.listens_on(local)
+                        });
                         judge.note_descriptor(asked, answer);
                     }
                     Question::Client { pid, fd } => {
@@ -150,6 +153,20 @@ impl LiveLookups {
 
     /// What descriptor `fd` of `pid` is.
     pub fn descriptor(&mut self, pid: u32, fd: i32) -> Descriptor {
+        self.descriptor_knowing(pid, fd, &|_| false)
+    }
+
+    /// What descriptor `fd` of `pid` is, knowing where the tree listens (`listens`: its
+    /// TCP listeners the trace showed). A socket whose own copy settles it is answered
+    /// from the copy: a UDP socket, an unconnected TCP one, or one accepted from such a
+    /// listener; otherwise (a TCP socket that may have been accepted from a listener the
+    /// trace did not show) from the network namespace's tables.
+    pub fn descriptor_knowing(
+        &mut self,
+        pid: u32,
+        fd: i32,
+        listens: &dyn Fn(&SocketAddr) -> bool,
+    ) -> Descriptor {
         let path = format!("/proc/{pid}/fd/{fd}");
         let link = match std::fs::read_link(&path) {
             Ok(link) => link,
@@ -162,9 +179,26 @@ impl LiveLookups {
         if let Some(known) = self.descriptors.get(&inode) {
             return known.clone();
         }
-        let answer = match sock_proto_name(&path) {
-            Some(name) => self.by_proto_name(pid, inode, &name),
-            None => self.by_tables(pid, inode),
+        let copied = copied_socket(pid, fd).and_then(|c| {
+            let accepted = c.peer.is_some() && c.local.as_ref().is_some_and(listens);
+            let settled = match c.proto {
+                Some(Proto::Udp) => true,
+                Some(Proto::Tcp) => c.peer.is_none() || accepted,
+                None => false,
+            };
+            settled.then_some(Descriptor::Ip {
+                v6: c.v6,
+                proto: c.proto,
+                peer: c.peer,
+                accepted,
+            })
+        });
+        let answer = match copied {
+            Some(answer) => answer,
+            None => match sock_proto_name(&path) {
+                Some(name) => self.by_proto_name(pid, inode, &name),
+                None => self.by_tables(pid, inode),
+            },
         };
         // A TCP socket's peer and any socket's family never change; a UDP socket may be
         // connected elsewhere, and an unconnected TCP socket may connect later.
@@ -274,6 +308,37 @@ mod tests {
                 accepted: true
             }
         );
+        // Knowing the tree's listener, a copy of the socket settles it.
+        assert_eq!(
+            LiveLookups::new(false)
+                .descriptor_knowing(me, server.as_raw_fd(), &|l| { l.port() == addr.port() }),
+            Descriptor::Ip {
+                v6: false,
+                proto: Some(Proto::Tcp),
+                peer: Some(peer),
+                accepted: true
+            }
+        );
+        assert_eq!(
+            procfs::copied_socket(me, server.as_raw_fd()),
+            Some(procfs::Copied {
+                v6: false,
+                proto: Some(Proto::Tcp),
+                local: Some(addr),
+                peer: Some(peer),
+            })
+        );
+        let udp6 = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        assert!(matches!(
+            procfs::copied_socket(me, udp6.as_raw_fd()),
+            Some(procfs::Copied {
+                v6: true,
+                proto: Some(Proto::Udp),
+                peer: None,
+                ..
+            })
+        ));
+        assert_eq!(procfs::copied_socket(me, a.as_raw_fd()), None);
         let clone = client.try_clone().unwrap();
         assert!(matches!(
             lookups.descriptor(me, clone.as_raw_fd()),
