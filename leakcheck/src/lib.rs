@@ -27,6 +27,8 @@ pub mod kind;
 pub mod leak_free;
 #[cfg(target_os = "linux")]
 pub mod leftover;
+#[cfg(target_os = "linux")]
+mod pidfd;
 pub mod policy;
 #[cfg(target_os = "linux")]
 pub mod ports;

@@ -195,20 +195,8 @@ pub(super) struct Copied {
 /// older kernel, the process gone) or is not an IPv4/IPv6 socket.
 pub(super) fn copied_socket(pid: u32, fd: i32) -> Option<Copied> {
     use nix::sys::socket::{getpeername, getsockname, SockaddrLike, SockaddrStorage};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    // SAFETY: plain system calls; each descriptor they return is owned at once.
-    let copy = unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0);
-        if pidfd < 0 {
-            return None;
-        }
-        let pidfd = OwnedFd::from_raw_fd(pidfd as i32);
-        let copy = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0);
-        if copy < 0 {
-            return None;
-        }
-        OwnedFd::from_raw_fd(copy as i32)
-    };
+    use std::os::fd::AsRawFd;
+    let copy = crate::pidfd::copy_fd(pid as i32, fd).ok()?;
     let int_opt = |name: libc::c_int| -> Option<libc::c_int> {
         let mut value: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;

@@ -15,11 +15,12 @@
 //! `lo` so that a lookup's query is sent (and seen) there.
 
 use super::isolate::{bring_loopback_up, nameservers, write_proc, LoopbackAddresses};
+use crate::pidfd::copy_fd;
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -186,23 +187,6 @@ fn listening(spec: &SandboxSpec) -> String {
         "nothing".to_string()
     } else {
         names.join(", ")
-    }
-}
-
-/// Copies descriptor `fd` of process `pid` into this one.
-fn copy_fd(pid: i32, fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: plain system calls; each descriptor returned is owned exactly once.
-    unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
-        if pidfd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let pidfd = OwnedFd::from_raw_fd(pidfd as RawFd);
-        let copy = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0);
-        if copy < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(OwnedFd::from_raw_fd(copy as RawFd))
     }
 }
 

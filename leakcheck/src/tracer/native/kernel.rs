@@ -7,7 +7,7 @@ use crate::stack::Regs;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
 use std::io::{self, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// What `PTRACE_GET_SYSCALL_INFO` (Linux 5.3) says about a stopped tracee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,18 +144,9 @@ pub(super) struct Listener {
 }
 
 pub(super) fn copy_fd(pid: i32, fd: i32) -> Option<Listener> {
-    // SAFETY: plain system calls; each descriptor returned is owned exactly once.
+    let listener = crate::pidfd::copy_fd(pid, fd).ok()?;
+    // SAFETY: an ioctl on a live descriptor.
     unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
-        if pidfd < 0 {
-            return None;
-        }
-        let pidfd = OwnedFd::from_raw_fd(pidfd as i32);
-        let copy = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0);
-        if copy < 0 {
-            return None;
-        }
-        let listener = OwnedFd::from_raw_fd(copy as i32);
         // Linux 6.6: wake the supervisor on the caller's CPU and switch to it directly.
         // Without it a notification costs a cross-CPU wake-up each way (65 µs against
         // 7 µs on a 2-vCPU VM); older kernels refuse it and simply run slower.
