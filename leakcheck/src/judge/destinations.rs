@@ -1,7 +1,7 @@
 //! Where the tree tries to go: connects, sends and listens, judged by the socket they are
 //! made on.
 
-use super::findings::{FindingKey, Target};
+use super::findings::Target;
 use super::live::Question;
 use super::probes::UdpConnect;
 use super::queries::{Lookup, Protocol};
@@ -279,21 +279,14 @@ impl Judge {
                 }
             }
         }
-        let destination = Some(ip.to_string());
-        let key = FindingKey {
-            kind,
-            destination: destination.clone(),
-            syscall: syscall.to_string(),
-        };
-        self.report(
+        let index = Some(self.report(
             event,
             shown,
             kind,
-            destination,
+            Some(ip.to_string()),
             syscall,
             Target::Ip(ip, transport),
-        );
-        let index = self.index.get(&key).copied();
+        ));
         let udp_connect = transport == Transport::Ip(Proto::Udp) && syscall == "connect";
         self.tally_ip_finding(index, udp_connect);
         index
