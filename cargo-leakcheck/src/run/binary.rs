@@ -85,7 +85,7 @@ pub fn run(
     let first: Vec<&TestCase> = match &batch {
         None => all.clone(),
         // Warnings no test's thread made are the binary's, and no reason to run alone.
-        Some(b) if b.untrusted.is_some() || has_leak(&b.binary) => {
+        Some(b) if b.untrusted.is_some() || leaks(&b.binary).next().is_some() => {
             events(Event::TracingAlone(TracingAlone::Every {
                 why: b.untrusted.clone(),
             }));
@@ -154,12 +154,7 @@ pub fn run(
         .iter()
         .filter(|c| !done.contains_key(&c.name))
         .collect();
-    let binary_leaks: Vec<Finding> = seen
-        .binary
-        .iter()
-        .filter(|f| f.severity == FindingSeverity::Leak)
-        .cloned()
-        .collect();
+    let binary_leaks: Vec<Finding> = leaks(&seen.binary).cloned().collect();
     if unreproduced || !reproduced_all(&binary_leaks, &solo.findings) {
         if !rest.is_empty() {
             events(Event::TracingAlone(TracingAlone::Others {
@@ -245,9 +240,11 @@ pub fn run(
     });
 }
 
-/// Whether any of `findings` is a leak (a warning never makes a test run alone).
-fn has_leak(findings: &[Finding]) -> bool {
-    findings.iter().any(|f| f.severity == FindingSeverity::Leak)
+/// The leaks among `findings` (a warning never makes a test run alone).
+fn leaks(findings: &[Finding]) -> impl Iterator<Item = &Finding> {
+    findings
+        .iter()
+        .filter(|f| f.severity == FindingSeverity::Leak)
 }
 
 /// Makes a test's verdict final: the list runs' findings join it, and it is told.

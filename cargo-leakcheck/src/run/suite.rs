@@ -79,9 +79,10 @@ pub fn run(options: TestOptions, output: ReporterOptions) -> Result<u8, Error> {
     // setup error found meanwhile stops it, before cargo has much to say.
     // Without a manifest to build, only `cargo metadata` runs: its error says it once.
     let manifest = options.build.manifest_path.as_deref();
-    let build = match has_manifest(manifest) {
-        true => Some(cargo::build::start(&options.build)?),
-        false => None,
+    let build = if has_manifest(manifest) {
+        Some(cargo::build::start(&options.build)?)
+    } else {
+        None
     };
     let ws = match Workspace::load(manifest) {
         Ok(ws) => ws,
